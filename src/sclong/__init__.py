@@ -1,0 +1,1 @@
+"""scLong workflow package."""

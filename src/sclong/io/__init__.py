@@ -1,0 +1,1 @@
+"""File input/output: downloads, atomic writes, AnnData and CSR shard helpers."""
