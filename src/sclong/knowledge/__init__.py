@@ -1,0 +1,1 @@
+"""Gene knowledge: gene table and symbol mapping, vocabulary, GO graph, Gene2vec vectors."""

@@ -1,0 +1,78 @@
+"""Gene table reading and symbol mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sclong.errors import InputError
+from sclong.knowledge.genes import REQUIRED_COLUMNS, map_symbols, read_gene_table
+
+from .conftest import SMALL_GENES, write_gene_table
+
+
+def mapped(table, *queries):
+    result = map_symbols(list(queries), table)
+    return [tuple(row) for row in result[["ensembl_id", "how", "level", "candidates"]].itertuples(index=False)]
+
+
+def test_versioned_ids_are_stripped_in_table_and_queries(small_table):
+    assert "ENSG00000000001" in small_table.frame.index
+    assert mapped(small_table, "ENSG00000000001.12", "ENSG00000000004", "ENSG00000009999.1") == [
+        ("ENSG00000000001", "ensembl_id", "ensembl_id", "ENSG00000000001"),
+        ("ENSG00000000004", "ensembl_id", "ensembl_id", "ENSG00000000004"),
+        (None, "unmapped", "", ""),
+    ]
+
+
+def test_current_beats_previous_and_hgnc_beats_ensembl_name(small_table):
+    # AAA1 is gene 1's symbol and gene 5's previous symbol; BBB2 is gene 2's HGNC symbol and only
+    # Ensembl's display name of gene 3; gene 5 is known to Ensembl by a clone name.
+    assert mapped(small_table, "AAA1", "bbb2", "AC000001.1", "DDD4") == [
+        ("ENSG00000000001", "current", "current", "ENSG00000000001"),
+        ("ENSG00000000002", "current", "current", "ENSG00000000002"),
+        ("ENSG00000000005", "current", "current", "ENSG00000000005"),
+        ("ENSG00000000005", "current", "current", "ENSG00000000005"),
+    ]
+
+
+def test_previous_and_alias_levels(small_table):
+    assert mapped(small_table, "OLD1", "alias5", "nothing", "") == [
+        ("ENSG00000000001", "previous", "previous", "ENSG00000000001"),
+        ("ENSG00000000006", "alias", "alias", "ENSG00000000006"),
+        (None, "unmapped", "", ""),
+        (None, "unmapped", "", ""),
+    ]
+
+
+def test_ambiguous_symbols_resolve_by_biotype_then_assembly_then_id(small_table):
+    assert mapped(small_table, "SHARED_OLD", "DUP", "TIE") == [
+        ("ENSG00000000001", "ambiguous", "previous", "ENSG00000000001, ENSG00000000002"),
+        ("ENSG00000000001", "ambiguous", "alias", "ENSG00000000001, ENSG00000000003, ENSG00000000002"),
+        ("ENSG00000000004", "ambiguous", "alias", "ENSG00000000004, ENSG00000000007"),
+    ]
+
+
+def test_missing_columns_name_file_and_columns(tmp_path: Path):
+    columns = tuple(c for c in REQUIRED_COLUMNS if c not in {"biotype", "alias_symbols"})
+    rows = [tuple(v for c, v in zip(REQUIRED_COLUMNS, row, strict=True) if c in columns) for row in SMALL_GENES]
+    path = write_gene_table(tmp_path / "bad.tsv", rows, columns)
+    with pytest.raises(InputError) as err:
+        read_gene_table(path)
+    assert str(path) in str(err.value) and "biotype, alias_symbols" in str(err.value)
+
+
+def test_duplicate_ids_after_version_stripping_are_an_error(tmp_path: Path):
+    rows = [*SMALL_GENES, ("ENSG00000000004.2", "ZZZ", "ZZZ", "lncRNA", "1", "", "", "")]
+    with pytest.raises(InputError, match="duplicate gene ID.*ENSG00000000004"):
+        read_gene_table(write_gene_table(tmp_path / "dup.tsv", rows))
+
+
+def test_real_table_maps_known_symbols(real_table):
+    assert len(real_table) == 67149
+    result = map_symbols(["TSPAN6", "KIAA0556", "KATNIP", "TM4SF6", "T245", "ENSG00000000003.15"], real_table)
+    assert list(result["how"]) == ["current", "current", "current", "previous", "alias", "ensembl_id"]
+    assert list(result["ensembl_id"]) == ["ENSG00000000003", "ENSG00000047578", "ENSG00000047578"] + [
+        "ENSG00000000003"
+    ] * 3
