@@ -73,6 +73,7 @@ def test_real_table_maps_known_symbols(real_table):
     assert len(real_table) == 67149
     result = map_symbols(["TSPAN6", "KIAA0556", "KATNIP", "TM4SF6", "T245", "ENSG00000000003.15"], real_table)
     assert list(result["how"]) == ["current", "current", "current", "previous", "alias", "ensembl_id"]
-    assert list(result["ensembl_id"]) == ["ENSG00000000003", "ENSG00000047578", "ENSG00000047578"] + [
-        "ENSG00000000003"
-    ] * 3
+    assert (
+        list(result["ensembl_id"])
+        == ["ENSG00000000003", "ENSG00000047578", "ENSG00000047578"] + ["ENSG00000000003"] * 3
+    )
