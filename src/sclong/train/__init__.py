@@ -1,0 +1,1 @@
+"""Pretraining: masking, data, learning-rate schedule, checkpoints, the loop and distributed launch."""

@@ -1,0 +1,156 @@
+"""Batches of dense expression rows from a :class:`~sclong.io.shards.ShardedCSR` corpus.
+
+Every process walks the same global batches (a seeded permutation per epoch) and takes its own slice, so
+one process with batch B and N processes with B/N each see exactly the same cells. A global batch of an
+optimizer step is cut into ``grad_accum`` micro-batches, each split evenly across the ``world_size``
+processes. Resuming at ``(epoch, step)`` skips exactly the consumed batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from sclong.errors import ConfigError, InputError
+from sclong.io.shards import ShardedCSR
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    """One process's part of one micro-batch: ``cells`` are rows ``rows`` of the micro-batch's global rows.
+
+    ``key`` identifies the micro-batch for the masking generator; ``global_rows`` is its size over all
+    processes.
+    """
+
+    key: tuple[int, ...]
+    cells: np.ndarray
+    rows: slice
+    global_rows: int
+
+
+def load_split(corpus_dir: str | Path, split: str, n_cells: int) -> np.ndarray:
+    """The int64 global cell ids of ``split`` (``train`` or ``val``) of a corpus directory."""
+    file = Path(corpus_dir) / f"{split}.npy"
+    try:
+        cells = np.load(file)
+    except (OSError, ValueError) as err:
+        raise InputError(file, f"cannot read the {split} split ({err})") from None
+    if cells.ndim != 1 or not np.issubdtype(cells.dtype, np.integer) or cells.size == 0:
+        raise InputError(file, f"expected a non-empty 1-d integer array of cell ids, found {cells.dtype}")
+    if cells.min() < 0 or cells.max() >= n_cells:
+        raise InputError(file, f"cell ids outside 0..{n_cells - 1}")
+    return cells.astype(np.int64)
+
+
+def _even_slice(n: int, parts: int, part: int) -> slice:
+    bounds = np.linspace(0, n, parts + 1).round().astype(int)
+    return slice(int(bounds[part]), int(bounds[part + 1]))
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """The order of training cells: global batches of ``global_batch`` cells per optimizer step."""
+
+    cells: np.ndarray
+    global_batch: int
+    grad_accum: int
+    world_size: int
+    rank: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        per_rank, rest = divmod(self.global_batch, self.grad_accum * self.world_size)
+        if rest or per_rank == 0:
+            raise ConfigError(
+                "batch_size",
+                f"{self.global_batch} is not a positive multiple of grad_accum x world_size "
+                f"= {self.grad_accum} x {self.world_size}",
+            )
+        if self.steps_per_epoch == 0:
+            raise ConfigError(
+                "batch_size", f"{self.global_batch} exceeds the {len(self.cells)} training cells"
+            )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch (the incomplete last global batch is dropped)."""
+        return len(self.cells) // self.global_batch
+
+    @property
+    def micro_size(self) -> int:
+        """Cells per process per micro-batch."""
+        return self.global_batch // (self.grad_accum * self.world_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The epoch's permutation of the training cells (same on every process)."""
+        return self.cells[np.random.default_rng([self.seed, epoch]).permutation(len(self.cells))]
+
+    def micro_batches(self, epoch: int, start_step: int = 0) -> list[MicroBatch]:
+        """This process's micro-batches of ``epoch`` from optimizer step ``start_step`` on."""
+        order = self.order(epoch)
+        global_micro = self.global_batch // self.grad_accum
+        rows = slice(self.rank * self.micro_size, (self.rank + 1) * self.micro_size)
+        out = []
+        for step in range(start_step, self.steps_per_epoch):
+            for micro in range(self.grad_accum):
+                first = step * self.global_batch + micro * global_micro
+                cells = order[first + rows.start : first + rows.stop]
+                out.append(MicroBatch((epoch, step, micro), cells, rows, global_micro))
+        return out
+
+
+def eval_batches(cells: np.ndarray, batch_size: int, world_size: int, rank: int) -> list[MicroBatch]:
+    """This process's part of consecutive batches of ``batch_size`` held-out cells (in order, none dropped).
+
+    Masks are keyed by batch number and drawn for the whole batch, so the result does not depend on the
+    number of processes. A process whose part of a batch is empty gets no entry for it.
+    """
+    out = []
+    for number, first in enumerate(range(0, len(cells), batch_size)):
+        batch = cells[first : first + batch_size]
+        rows = _even_slice(len(batch), world_size, rank)
+        if rows.stop > rows.start:
+            out.append(MicroBatch((-1, number), batch[rows], rows, len(batch)))
+    return out
+
+
+class DenseRows(Dataset):
+    """Item ``i`` = the dense float32 rows ([cells, genes]) of micro-batch ``i``, read in one call."""
+
+    def __init__(self, corpus: ShardedCSR, batches: list[MicroBatch]) -> None:
+        self.corpus = corpus
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(self.corpus.rows(self.batches[index].cells).toarray())
+
+
+def loader(
+    corpus: ShardedCSR, batches: list[MicroBatch], *, num_workers: int, device: torch.device
+) -> DataLoader:
+    """A :class:`DataLoader` over :class:`DenseRows` in order; pinned memory when training on CUDA."""
+    return DataLoader(
+        DenseRows(corpus, batches),
+        batch_size=None,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if num_workers else None,
+    )
+
+
+def column_sums(corpus: ShardedCSR, cells: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Per-gene float64 sums of the given cells, streamed ``chunk`` cells at a time."""
+    total = np.zeros(corpus.n_genes, dtype=np.float64)
+    for first in range(0, len(cells), chunk):
+        block = corpus.rows(np.sort(cells[first : first + chunk]))
+        total += np.asarray(block.sum(axis=0, dtype=np.float64)).ravel()
+    return total
