@@ -5,7 +5,10 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded demo config, unless --configfile names another (which then replaces it, not merges).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -13,6 +16,6 @@ include: "workflow/rules/resources.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -26,7 +26,9 @@ except ConfigError as err:
 # Rules run `python -m sclong...`: from the rule's conda env on a cluster, else from the Python
 # that runs Snakemake (the project's virtual environment).
 _path = "" if USES_CONDA else f"export PATH={Path(sys.executable).parent}:$PATH; "
-shell.prefix(f"set -euo pipefail; {_path}export PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}}; ")
+shell.prefix(
+    f"set -euo pipefail; {_path}export PYTHONPATH={SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+)
 
 
 def source_file(name):
@@ -34,7 +36,8 @@ def source_file(name):
     source = config["sources"][name]
     if "path" in source:
         return source["path"]
-    return f"resources/downloads/{name}/{Path(source['url'].split('?')[0]).name}"
+    filename = source.get("filename") or Path(source["url"].split("?")[0]).name
+    return f"resources/downloads/{name}/{filename}"
 
 
 def all_targets():

@@ -1,0 +1,125 @@
+"""The configuration: schema validation from the command line, the paper config, env/pyproject agreement."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+from sclong.config import load_schema, validate_config
+from sclong.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+CONDA_TO_PYPI = {"pytorch": "torch", "pytorch_geometric": "torch-geometric"}
+
+
+def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def demo_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    validate_config(yaml.safe_load((REPO / "config" / name).read_text()), load_schema(REPO / "config" / "schema.yaml"))
+
+
+def test_every_schema_key_is_described() -> None:
+    def walk(node: dict, where: str) -> list[str]:
+        missing = []
+        for key, sub in node.get("properties", {}).items():
+            if "description" not in sub:
+                missing.append(f"{where}{key}")
+            missing += walk(sub, f"{where}{key}.")
+        return missing
+
+    assert walk(load_schema(REPO / "config" / "schema.yaml"), "") == []
+
+
+def test_every_schema_key_is_documented_in_config_readme() -> None:
+    readme = (REPO / "config" / "README.md").read_text()
+    schema = load_schema(REPO / "config" / "schema.yaml")
+    top_level = list(schema["properties"])
+    nested = [f"{k}.{sub}" for k, v in schema["properties"].items() for sub in v.get("properties", {})]
+    assert [key for key in top_level + nested if f"`{key}`" not in readme] == []
+
+
+def test_misspelled_key_fails_fast_with_one_line(tmp_path: Path) -> None:
+    config = demo_config()
+    config["corpus"]["min_nonzeros"] = config["corpus"].pop("min_nonzero")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    started = time.monotonic()
+    result = snakemake("-n", "--configfile", str(bad))
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert elapsed < 5, f"config error took {elapsed:.1f} s"
+    lines = [line for line in result.stderr.splitlines() if "corpus.min_nonzeros" in line]
+    assert lines == ["invalid configuration: config key 'corpus.min_nonzeros': unknown key (allowed here: "
+                     "cells_per_shard, census, local_census, max_value, min_genes_per_dataset, min_nonzero, "
+                     "normalization, split_seed, val_fraction)"]
+
+
+def test_wrong_type_and_missing_file_name_the_key(tmp_path: Path) -> None:
+    schema = load_schema(REPO / "config" / "schema.yaml")
+    config = demo_config()
+    config["go_graph"]["top_k"] = "twenty"
+    with pytest.raises(ConfigError, match="'go_graph.top_k'"):
+        validate_config(config, schema)
+    config = demo_config()
+    config["sources"]["go_obo"] = {"path": "resources/demo/nope.obo"}
+    bad = tmp_path / "missing.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(bad))
+    assert "config key 'sources.go_obo.path': file not found: resources/demo/nope.obo" in result.stderr
+
+
+def test_paper_config_dry_runs() -> None:
+    result = snakemake("-n", "all", "--configfile", "config/paper.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def pyproject_requirements() -> dict[str, SpecifierSet]:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    requirements = [Requirement(r) for r in project["dependencies"]]
+    return {r.name.lower(): r.specifier for r in requirements}
+
+
+CONDA_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)\s*(?:\[version='(?P<bracketed>[^']*)'.*\]|(?P<plain>.*))$")
+
+
+def env_requirements(path: Path) -> dict[str, SpecifierSet]:
+    """Package -> version range of a conda env file (conda and pip entries, PyPI names)."""
+    specs: dict[str, SpecifierSet] = {}
+    for entry in yaml.safe_load(path.read_text())["dependencies"]:
+        for line in entry["pip"] if isinstance(entry, dict) else [entry]:
+            match = CONDA_SPEC.match(line)
+            version = match["bracketed"] or match["plain"] or ""
+            if version.startswith("=") and not version.startswith("=="):
+                version = f"=={version[1:]}.*"
+            name = CONDA_TO_PYPI.get(match["name"], match["name"]).lower()
+            specs[name] = SpecifierSet(version)
+    return specs
+
+
+@pytest.mark.parametrize("env", sorted((REPO / "envs").glob("*.yaml")), ids=lambda p: p.name)
+def test_env_versions_match_pyproject(env: Path) -> None:
+    project = pyproject_requirements()
+    mismatched = {
+        name: (str(spec), str(project[name]))
+        for name, spec in env_requirements(env).items()
+        if name in project and spec != project[name]
+    }
+    assert mismatched == {}
