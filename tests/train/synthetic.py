@@ -36,8 +36,8 @@ def write_knowledge(out: Path, n_genes: int = 48, dim: int = 16, seed: int = 0) 
     gene2vec = out / "gene2vec.npy"
     np.save(gene2vec, rng.normal(size=(n_genes, dim)).astype(np.float32))
     graph = out / "go_graph.tsv"
-    lines = [f"{g}\t{(g + 1) % n_genes}\t0.5" for g in range(n_genes)]
-    graph.write_text("source\ttarget\tweight\n" + "\n".join(lines) + "\n")
+    lines = [f"{g}\t{(g + 1) % n_genes}\tENSG{g:011d}\tENSG{(g + 1) % n_genes:011d}\t0.5" for g in range(n_genes)]
+    graph.write_text("source\ttarget\tsource_id\ttarget_id\tweight\n" + "\n".join(lines) + "\n")
     return gene2vec, graph
 
 
@@ -45,5 +45,6 @@ def model_config(dim: int = 16, attention: str = "performer") -> str:
     """Inline JSON of a tiny model (one-layer encoders)."""
     small = {"depth": 1, "heads": 2, "dim_head": 8, "hidden": dim, "nb_features": 16, "attention": attention}
     large = {**small, "hidden": 32}
-    return json.dumps({"gene_dim": dim, "expr_hidden": 8, "top_k": 16, "large": large, "mini": small,
-                       "full": small})
+    return json.dumps(
+        {"gene_dim": dim, "expr_hidden": 8, "top_k": 16, "large": large, "mini": small, "full": small}
+    )

@@ -276,6 +276,7 @@ class Trainer:
             self.config.mask_prob,
             self.config.mask_token_prob,
             rows=batch.rows,
+            global_rows=batch.global_rows,
         )
 
     def _loader(self, batches: list[MicroBatch]) -> torch.utils.data.DataLoader:

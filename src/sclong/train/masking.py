@@ -39,17 +39,20 @@ def choose_masks(
     mask_prob: float = 0.15,
     mask_token_prob: float = 0.9,
     rows: slice | None = None,
+    global_rows: int | None = None,
 ) -> Masking:
     """Choose the masked positions of ``values`` ([B, G]) with ``generator`` (a CPU generator).
 
-    ``rows`` selects this process's slice of a larger global batch: the random numbers are drawn for the
-    whole global batch (``rows.stop`` rows at least) and sliced, so a cell gets the same mask whichever
-    process handles it.
+    ``rows`` selects this process's slice of a global batch of ``global_rows`` rows: the random numbers
+    are drawn for the whole global batch and sliced, so a cell gets the same mask whichever process
+    handles it.
     """
     if not 0.0 < mask_prob <= 1.0 or not 0.0 <= mask_token_prob <= 1.0:
         raise ValueError("mask_prob must be in (0, 1] and mask_token_prob in [0, 1]")
     rows = rows or slice(0, values.shape[0])
-    n_global = max(rows.stop, values.shape[0])
+    n_global = values.shape[0] if global_rows is None else global_rows
+    if rows.stop - rows.start != values.shape[0] or rows.stop > n_global:
+        raise ValueError(f"rows {rows} do not fit {values.shape[0]} values in a batch of {n_global}")
     scores = torch.rand(n_global, values.shape[1], generator=generator)[rows]
     keep_draw = torch.rand(n_global, values.shape[1], generator=generator)[rows]
     scores, keep_draw = scores.to(values.device), keep_draw.to(values.device)

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+
+from sclong.errors import ConfigError, InputError
+from sclong.io.shards import ShardedCSR
+from sclong.train.data import TrainPlan, column_sums, eval_batches, load_split, loader
+
+
+def plan(rank: int = 0, world: int = 1, accum: int = 1, batch: int = 8) -> TrainPlan:
+    return TrainPlan(np.arange(100, 150), batch, accum, world, rank, seed=3)
+
+
+def test_ranks_and_micro_batches_partition_the_global_batch():
+    single = plan().micro_batches(epoch=2)
+    assert len(single) == 6  # 50 // 8 steps, last partial batch dropped
+    for world, accum in ((2, 1), (2, 2), (4, 2), (1, 4)):
+        parts = [plan(rank, world, accum).micro_batches(epoch=2) for rank in range(world)]
+        for step, whole in enumerate(single):
+            cells = [batch.cells for rank in range(world) for batch in parts[rank] if batch.key[1] == step]
+            assert sorted(np.concatenate(cells)) == sorted(whole.cells)
+    a, b = plan(0, 2, 2).micro_batches(epoch=0)[:2]
+    assert a.key == (0, 0, 0) and b.key == (0, 0, 1) and a.rows == slice(0, 2) and a.global_rows == 4
+
+
+def test_resume_skips_exactly_the_consumed_steps():
+    p = plan(1, 2, 2)
+    assert [b.key for b in p.micro_batches(1, 4)] == [b.key for b in p.micro_batches(1)][8:]
+    assert not np.array_equal(p.order(0), p.order(1))
+    assert np.array_equal(p.order(1), plan().order(1))
+
+
+def test_plan_rejects_indivisible_batches():
+    with pytest.raises(ConfigError, match="batch_size"):
+        plan(world=3)
+    with pytest.raises(ConfigError, match="batch_size"):
+        plan(batch=64)
+
+
+def test_eval_batches_cover_every_cell_once_whatever_the_world_size():
+    cells = np.arange(23)
+    for world in (1, 2, 3):
+        parts = [b for rank in range(world) for b in eval_batches(cells, 10, world, rank)]
+        assert sorted(np.concatenate([b.cells for b in parts])) == list(range(23))
+        assert {b.global_rows for b in parts} == {10, 3}
+
+
+def test_loader_gives_dense_rows_and_column_sums(corpus):
+    data = ShardedCSR(corpus)
+    train = load_split(corpus, "train", data.n_cells)
+    batches = TrainPlan(train, 8, 1, 1, 0, seed=0).micro_batches(0)[:2]
+    for batch, values in zip(
+        batches, loader(data, batches, num_workers=1, device=torch.device("cpu")), strict=True
+    ):
+        assert values.dtype == torch.float32
+        np.testing.assert_array_equal(values.numpy(), data.rows(batch.cells).toarray())
+    np.testing.assert_allclose(
+        column_sums(data, train, chunk=50), data.rows(train).toarray().sum(axis=0), rtol=1e-6
+    )
+
+
+def test_load_split_rejects_bad_ids(tmp_path):
+    np.save(tmp_path / "val.npy", np.array([0, 500]))
+    with pytest.raises(InputError, match="outside"):
+        load_split(tmp_path, "val", 100)
+    with pytest.raises(InputError):
+        load_split(tmp_path, "train", 100)

@@ -1,0 +1,148 @@
+"""End-to-end pretraining runs in subprocesses: outputs, kill -9 / SIGTERM resume, DDP equivalence."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from synthetic import model_config
+
+from sclong.train.loop import EXIT_INTERRUPTED
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def command(corpus: Path, knowledge: tuple[Path, Path], out: Path, *extra: str, steps: int = 60) -> list[str]:
+    gene2vec, graph = knowledge
+    return [
+        "--corpus", str(corpus), "--gene2vec", str(gene2vec), "--go-graph", str(graph),
+        "--model-config", model_config(), "--out", str(out), "--batch-size", "8", "--max-steps", str(steps),
+        "--max-lr", "1e-3", "--first-cycle", "6", "--warmup", "2", "--val-every", "20", "--log-every", "1",
+        "--checkpoint-every", "7", "--eval-batch-size", "16", "--deterministic", "--threads", "1",
+        "--no-progress", "--no-tensorboard", *extra,
+    ]  # fmt: skip
+
+
+def pretrain(args: list[str], **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "sclong.train.pretrain", *args], env=env, **kwargs)
+
+
+def metrics(out: Path) -> list[dict[str, str]]:
+    with open(out / "metrics.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def wait_for_step(process: subprocess.Popen, out: Path, step: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "run ended before it could be interrupted"
+        if (out / "metrics.csv").exists() and any(int(r["step"]) >= step for r in metrics(out)):
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"step {step} never logged")
+
+
+def weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(out / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, knowledge, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference") / "run"
+    assert pretrain(command(corpus, knowledge, out)).wait() == 0
+    return out
+
+
+def test_outputs(reference):
+    assert {p.name for p in reference.iterdir()} >= {
+        "model.safetensors", "model_config.json", "train_config.json", "metrics.csv", "checkpoint", "DONE",
+    }  # fmt: skip
+    rows = metrics(reference)
+    assert [int(r["step"]) for r in rows] == list(range(1, 61))
+    final = rows[-1]
+    assert float(final["val_loss"]) < float(final["baseline_val_mse"])
+    assert rows[19]["val_loss"] and not rows[18]["val_loss"]
+    done = json.loads((reference / "DONE").read_text())
+    assert done["steps"] == 60 and done["val_loss"] == pytest.approx(float(final["val_loss"]))
+    config = json.loads((reference / "train_config.json").read_text())
+    assert config["variant"] == "sclong" and config["model"]["use_leg"] and config["train"]["batch_size"] == 8
+
+
+def test_kill_9_twice_then_rerun_gives_identical_weights(corpus, knowledge, reference, tmp_path):
+    out = tmp_path / "run"
+    args = command(corpus, knowledge, out)
+    for step in (10, 30):  # between checkpoints (every 7 steps)
+        process = pretrain(args)
+        wait_for_step(process, out, step)
+        process.kill()
+        process.wait()
+        assert not (out / "DONE").exists()
+    assert pretrain(args).wait() == 0
+    expected, got = weights(reference), weights(out)
+    assert expected.keys() == got.keys()
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    ref_rows, rows = metrics(reference), metrics(out)
+    assert [r["train_loss"] for r in rows] == [r["train_loss"] for r in ref_rows]
+    assert [r["val_loss"] for r in rows] == [r["val_loss"] for r in ref_rows]
+
+
+def test_sigterm_checkpoints_and_exits_75(corpus, knowledge, reference, tmp_path):
+    out = tmp_path / "run"
+    args = command(corpus, knowledge, out)
+    process = pretrain(args)
+    wait_for_step(process, out, 10)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait() == EXIT_INTERRUPTED == 75
+    stopped = max(int(r["step"]) for r in metrics(out))
+    assert (out / "checkpoint" / f"step-{stopped:09d}").is_dir() and not (out / "DONE").exists()
+    assert pretrain(args).wait() == 0
+    expected, got = weights(reference), weights(out)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+
+
+def test_changed_hyper_parameters_refuse_to_resume(corpus, knowledge, reference, tmp_path):
+    out = tmp_path / "run"
+    (out / "checkpoint").mkdir(parents=True)
+    source = next((reference / "checkpoint").iterdir())
+    os.symlink(source, out / "checkpoint" / source.name)
+    result = subprocess.run(
+        [sys.executable, "-m", "sclong.train.pretrain", *command(corpus, knowledge, out, "--max-lr", "2e-3")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1 and "max_lr" in result.stderr
+
+
+def test_ddp_two_ranks_match_one_rank(corpus, knowledge, reference, tmp_path):
+    out = tmp_path / "ddp"
+    args = command(corpus, knowledge, out)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    result = subprocess.run(
+        [*torchrun, "-m", "sclong.train.pretrain", *args], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for one, two in zip(metrics(reference), metrics(out), strict=True):
+        for key in ("train_loss", "val_loss", "baseline_val_mse"):
+            if one[key]:
+                assert float(two[key]) == pytest.approx(float(one[key]), rel=1e-4), (one["step"], key)
+    assert json.loads((out / "train_config.json").read_text())["world_size"] == 2
+
+
+@pytest.mark.parametrize("variant", ["wo_leg", "wo_go"])
+def test_ablation_variants_train(corpus, knowledge, tmp_path, variant):
+    out = tmp_path / variant
+    assert (
+        pretrain(command(corpus, knowledge, out, "--variant", variant, "--grad-accum", "2", steps=4)).wait()
+        == 0
+    )
+    config = json.loads((out / "model_config.json").read_text())
+    assert (config["use_leg"], config["use_go"]) == (variant != "wo_leg", variant != "wo_go")
+    assert all(float(r["train_loss"]) > 0 for r in metrics(out))
