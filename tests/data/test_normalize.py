@@ -96,9 +96,7 @@ def test_fast_log1p_is_accurate():
 
 @pytest.mark.parametrize("method", ["paper", "scanpy"])
 def test_explicit_zeros_and_unsorted_input(method):
-    m = sp.csr_matrix(
-        (np.array([5.0, 0.0, 2.0], np.float32), np.array([3, 1, 0]), np.array([0, 3])), shape=(1, 4)
-    )
+    m = sp.csr_matrix((np.array([5.0, 0.0, 2.0], np.float32), np.array([3, 1, 0]), np.array([0, 3])), shape=(1, 4))
     got = normalize(m, "raw", method)
     assert got.indices.tolist() == [0, 3] and got.has_canonical_format
     expected = normalize(sp.csr_matrix(m.toarray()), "raw", method)

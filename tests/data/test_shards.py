@@ -71,9 +71,7 @@ def test_random_access_keeps_order_and_repeats(corpus):
 
 
 def test_unsorted_duplicate_input_is_canonicalised(tmp_path):
-    m = sp.csr_matrix(
-        (np.array([1, 2, 3], np.float32), np.array([3, 1, 3]), np.array([0, 3])), shape=(1, 5)
-    )
+    m = sp.csr_matrix((np.array([1, 2, 3], np.float32), np.array([3, 1, 3]), np.array([0, 3])), shape=(1, 5))
     write(tmp_path / "c", [m], 5, 10)
     genes, values = ShardedCSR(tmp_path / "c").row(0)
     assert genes.tolist() == [1, 3] and values.tolist() == [2, 4]

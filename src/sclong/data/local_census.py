@@ -245,17 +245,20 @@ def h5ad_datasets(path: str | Path, split_by: str | None, gene_table: str | Path
     if split_by not in cells.obs:
         raise InputError(path, f"obs has no column {split_by!r} to split datasets by")
     return [
-        LocalDataset(f"{stem}-{value}", f"{stem} {split_by} {value}", cells[cells.obs[split_by] == value].copy(),
-                     f"{path}[{split_by}={value}]", claim)
+        LocalDataset(
+            f"{stem}-{value}",
+            f"{stem} {split_by} {value}",
+            cells[cells.obs[split_by] == value].copy(),
+            f"{path}[{split_by}={value}]",
+            claim,
+        )
         for value in sorted(cells.obs[split_by].astype(str).unique())
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: build the demo's local Census from pbmc68k_reduced and/or ``.h5ad`` files."""
-    parser = argparse.ArgumentParser(
-        prog="python -m sclong.data.local_census", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m sclong.data.local_census", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="directory of the SOMA store to write")
     parser.add_argument("--genes", required=True, help="gene table TSV (symbols -> Ensembl IDs)")
     parser.add_argument("--pbmc68k", action="store_true", help="include scanpy's pbmc68k_reduced")
