@@ -1,0 +1,279 @@
+"""scLong representations for any AnnData: one vector per cell, optionally per chosen gene.
+
+Steps: map the input's var names (symbols, or Ensembl IDs with or without version) to the model's
+vocabulary; check coverage; detect raw counts vs log1p and normalise as in pretraining; run the model
+in batches without gradients; write a copy of the input with ``obsm['X_sclong']`` and
+``uns['sclong']`` (coverage, normalisation, checkpoint hash), and, for ``--genes``, a chunked zarr
+array of gene-level representations.
+
+Definitions:
+
+* The model input is the vocabulary-ordered vector of normalised values; vocabulary genes the input
+  does not measure are 0 (unexpressed), as in pretraining. When several var names map to one
+  vocabulary gene the first one (in var order) is used.
+* Cell vector (paper, zero-shot batch integration): ``v = sum over vocabulary genes g of
+  [E_g ; x'_g]`` with ``E_g`` the full-length Performer representation (``gene_dim``) and ``x'_g`` the
+  decoder's reconstruction, no masking -> ``gene_dim + 1`` values (201 at paper size). Genes without a
+  prediction (w/o-LEG models: outside the top-k) contribute zero.
+* Gene-level output: ``E_g`` of each chosen gene, shape cells x genes x ``gene_dim``.
+* Coverage: ``input_mapped_fraction`` = input var names that map to a vocabulary gene / all var names
+  (``--min-coverage`` applies to it); ``vocabulary_covered_fraction`` = distinct vocabulary genes the
+  input measures / vocabulary size (reported only: panels of a few hundred genes are legitimate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+import zarr
+from tqdm import tqdm
+
+from sclong.cli import run_module_main
+from sclong.data.normalize import NORMALIZATIONS, detect_kind, normalize
+from sclong.errors import ConfigError, InputError
+from sclong.io.atomic import atomic_path
+from sclong.knowledge.genes import GeneTable, map_symbols, read_gene_table, strip_version
+from sclong.knowledge.vocabulary import read_vocabulary
+from sclong.model import ScLong, cell_vectors, load_model
+from sclong.model.checkpoint import WEIGHTS
+
+log = logging.getLogger(__name__)
+
+OBSM_KEY = "X_sclong"
+UNS_KEY = "sclong"
+
+
+@dataclass(frozen=True)
+class GeneMapping:
+    """Input columns ``var_index`` feed vocabulary positions ``vocab_index`` (same length, unique)."""
+
+    var_index: np.ndarray
+    vocab_index: np.ndarray
+    table: pd.DataFrame
+    coverage: dict[str, float | int]
+
+
+def map_to_vocabulary(
+    var_names: pd.Index | list[str], vocabulary: pd.DataFrame, gene_table: GeneTable | None = None
+) -> GeneMapping:
+    """Map var names to vocabulary rows; ``table`` has one row per var name (``vocab_index`` -1: none).
+
+    With a gene table, symbols resolve through current, previous and alias symbols
+    (:func:`sclong.knowledge.genes.map_symbols`); without one, only Ensembl IDs and the vocabulary's
+    own symbols (case-insensitive) match.
+    """
+    names = [str(name) for name in var_names]
+    if gene_table is not None:
+        table = map_symbols(names, gene_table)[["query", "ensembl_id", "how"]]
+    else:
+        by_symbol = {s.upper(): e for s, e in zip(vocabulary["symbol"], vocabulary["ensembl_id"], strict=True) if s}
+        by_id = set(vocabulary["ensembl_id"])
+        ids = [strip_version(n) if strip_version(n) in by_id else by_symbol.get(n.upper()) for n in names]
+        how = ["ensembl_id" if i == strip_version(n) else "vocabulary_symbol" if i else "unmapped"
+               for n, i in zip(names, ids, strict=True)]  # fmt: skip
+        table = pd.DataFrame({"query": names, "ensembl_id": ids, "how": how})
+    position = pd.Series(vocabulary["index"].to_numpy(), index=vocabulary["ensembl_id"])
+    table["vocab_index"] = table["ensembl_id"].map(position).fillna(-1).astype(np.int64)
+    in_vocab = table["vocab_index"].to_numpy() >= 0
+    first = in_vocab & ~table["vocab_index"].duplicated().to_numpy()
+    var_index = np.flatnonzero(first)
+    vocab_index = table["vocab_index"].to_numpy()[var_index]
+    coverage = {
+        "input_genes": len(names),
+        "input_mapped": int(in_vocab.sum()),
+        "input_mapped_fraction": float(in_vocab.mean()) if names else 0.0,
+        "input_duplicates": int(in_vocab.sum() - first.sum()),
+        "vocabulary_genes": len(vocabulary),
+        "vocabulary_covered": len(var_index),
+        "vocabulary_covered_fraction": len(var_index) / max(len(vocabulary), 1),
+    }
+    return GeneMapping(var_index, vocab_index, table, coverage)
+
+
+def embed_anndata(
+    adata: ad.AnnData,
+    model: ScLong,
+    vocabulary: pd.DataFrame,
+    *,
+    gene_table: GeneTable | None = None,
+    genes: list[str] | None = None,
+    gene_output: str | Path | None = None,
+    min_coverage: float = 0.5,
+    batch_size: int = 32,
+    normalization: str = "paper",
+    source: str = "input",
+) -> ad.AnnData:
+    """Return a copy of ``adata`` with ``obsm['X_sclong']`` (cells x (gene_dim + 1)) and ``uns['sclong']``.
+
+    ``genes`` (names as in the var names' namespace, or Ensembl IDs) with ``gene_output`` also writes
+    their representations to a zarr array (cells x genes x gene_dim, one chunk per batch). ``source``
+    names the input in errors.
+    """
+    if not 0.0 <= min_coverage <= 1.0:
+        raise ConfigError("min_coverage", f"must be within [0, 1], got {min_coverage}")
+    if batch_size < 1:
+        raise ConfigError("batch_size", f"must be a positive integer, got {batch_size}")
+    if normalization not in NORMALIZATIONS:
+        raise ConfigError("normalization", f"must be one of {NORMALIZATIONS}, got {normalization!r}")
+    if len(vocabulary) != model.config.n_genes:
+        raise InputError(source, f"vocabulary has {len(vocabulary)} genes, the model {model.config.n_genes}")
+    mapping = map_to_vocabulary(adata.var_names, vocabulary, gene_table)
+    _log_coverage(mapping.coverage, source)
+    if mapping.coverage["input_mapped_fraction"] < min_coverage:
+        raise InputError(source, f"only {mapping.coverage['input_mapped_fraction']:.1%} of var names map to the "
+                                 f"vocabulary (minimum {min_coverage:.0%}); are var names symbols or Ensembl IDs?")
+    matrix = sp.csr_matrix(adata.X)
+    kind = detect_kind(matrix.data, source)
+    if kind == "unknown":
+        raise InputError(source, "values are neither raw counts nor log1p-normalised (max >= 20, non-integer)")
+    values = normalize(matrix, kind, normalization)[:, mapping.var_index].tocsr()
+    gene_positions = _chosen_genes(genes, vocabulary, gene_table, mapping, source) if genes else None
+    if (gene_positions is None) != (gene_output is None):
+        raise ConfigError("genes", "--genes and --gene-output go together")
+    cells = _run(model, values, mapping.vocab_index, batch_size, gene_positions, gene_output, vocabulary)
+    out = adata.copy()
+    out.obsm[OBSM_KEY] = cells
+    out.uns[UNS_KEY] = {
+        "coverage": mapping.coverage,
+        "input_kind": kind,
+        "normalization": normalization,
+        "embedding": "sum over genes of [full-length representation ; reconstruction]",
+        "model_config": json.dumps(model.config.to_dict()),
+        "package_version": version("sclong"),
+    }
+    return out
+
+
+def _chosen_genes(
+    genes: list[str], vocabulary: pd.DataFrame, gene_table: GeneTable | None, mapping: GeneMapping, source: str
+) -> np.ndarray:
+    """Vocabulary positions of ``genes``; a gene outside the vocabulary is an error."""
+    chosen = map_to_vocabulary(genes, vocabulary, gene_table).table
+    missing = chosen.loc[chosen["vocab_index"] < 0, "query"].tolist()
+    if missing:
+        raise InputError(source, f"gene(s) not in the vocabulary: {', '.join(missing[:10])}")
+    unmeasured = sorted(set(chosen["vocab_index"]) - set(mapping.vocab_index.tolist()))
+    if unmeasured:
+        log.warning("%d chosen gene(s) are not measured in %s (their input value is 0)", len(unmeasured), source)
+    return chosen["vocab_index"].to_numpy()
+
+
+def _run(
+    model: ScLong,
+    values: sp.csr_matrix,
+    vocab_index: np.ndarray,
+    batch_size: int,
+    gene_positions: np.ndarray | None,
+    gene_output: str | Path | None,
+    vocabulary: pd.DataFrame,
+) -> np.ndarray:
+    """Cell vectors [cells, gene_dim + 1]; gene representations streamed to ``gene_output``."""
+    n_cells, dim = values.shape[0], model.config.gene_dim
+    device = next(model.parameters()).device
+    model.eval()
+    cells = np.zeros((n_cells, dim + 1), dtype=np.float32)
+    chosen_rows = vocabulary.iloc[gene_positions] if gene_positions is not None else None
+    with _gene_store(gene_output, n_cells, chosen_rows, batch_size, dim) as store:
+        for start in tqdm(range(0, n_cells, batch_size), desc="embedding", unit="batch", disable=None):
+            rows = values[start : start + batch_size]
+            dense = np.zeros((rows.shape[0], model.config.n_genes), dtype=np.float32)
+            dense[:, vocab_index] = rows.toarray()
+            with torch.no_grad():
+                out = model(torch.from_numpy(dense).to(device))
+                cells[start : start + rows.shape[0]] = cell_vectors(out).float().cpu().numpy()
+                if store is not None:
+                    chosen = out.representations[:, torch.as_tensor(gene_positions, device=device)]
+                    store[start : start + rows.shape[0]] = chosen.float().cpu().numpy()
+    return cells
+
+
+@contextlib.contextmanager
+def _gene_store(
+    path: str | Path | None, n_cells: int, genes: pd.DataFrame, chunk: int, dim: int
+) -> Iterator[zarr.Array | None]:
+    """A float32 zarr array cells x genes x dim (one chunk per batch), renamed onto ``path`` on success."""
+    if path is None:
+        yield None
+        return
+    with atomic_path(path, directory=True) as tmp:
+        yield zarr.create_array(
+            store=str(tmp), shape=(n_cells, len(genes), dim), dtype="float32",
+            chunks=(max(min(chunk, n_cells), 1), len(genes), dim), overwrite=True,
+            attributes={"dimensions": ["cell", "gene", "feature"], "ensembl_id": genes["ensembl_id"].tolist(),
+                        "symbol": genes["symbol"].tolist()},
+        )  # fmt: skip
+
+
+def _log_coverage(coverage: dict[str, float | int], source: str) -> None:
+    log.info(
+        "%s: %d of %d var names map to the vocabulary (%.1f%%, %d duplicates unused); "
+        "%d of %d vocabulary genes covered (%.1f%%)",
+        source, coverage["input_mapped"], coverage["input_genes"], 100 * coverage["input_mapped_fraction"],
+        coverage["input_duplicates"], coverage["vocabulary_covered"], coverage["vocabulary_genes"],
+        100 * coverage["vocabulary_covered_fraction"],
+    )  # fmt: skip
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 16 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sclong embed", description=__doc__.split("\n")[0])
+    parser.add_argument("input", help="AnnData .h5ad (raw counts or log1p; var names symbols or Ensembl IDs)")
+    parser.add_argument("--checkpoint", required=True, help="directory written by sclong.model.save_model")
+    parser.add_argument("--vocabulary", required=True, help="vocabulary.tsv the model was trained on")
+    parser.add_argument("--gene-table", help="gene table TSV(.gz) to resolve previous and alias symbols")
+    parser.add_argument("-o", "--output", required=True, help="output .h5ad (a copy of the input + X_sclong)")
+    parser.add_argument("--genes", help="comma-separated genes whose representations to write")
+    parser.add_argument("--gene-output", help="zarr directory for the --genes representations")
+    parser.add_argument("--min-coverage", type=float, default=0.5, help="minimum fraction of var names mapped")
+    parser.add_argument("--batch-size", type=int, default=32, help="cells per forward pass")
+    parser.add_argument("--normalization", choices=NORMALIZATIONS, default="paper")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--attention", choices=("performer", "sdpa"), help="override the attention backend")
+    args = parser.parse_args(argv)
+
+    if not Path(args.input).is_file():
+        raise InputError(args.input, "input AnnData not found")
+    try:
+        adata = ad.read_h5ad(args.input)
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(args.input, f"cannot read AnnData ({err})") from err
+    model = load_model(args.checkpoint, map_location=args.device, attention=args.attention)
+    vocabulary = read_vocabulary(args.vocabulary)
+    gene_table = read_gene_table(args.gene_table) if args.gene_table else None
+    genes = [g.strip() for g in args.genes.split(",") if g.strip()] if args.genes else None
+    out = embed_anndata(
+        adata, model, vocabulary, gene_table=gene_table, genes=genes, gene_output=args.gene_output,
+        min_coverage=args.min_coverage, batch_size=args.batch_size, normalization=args.normalization,
+        source=args.input,
+    )  # fmt: skip
+    out.uns[UNS_KEY]["checkpoint_sha256"] = file_sha256(Path(args.checkpoint) / WEIGHTS)
+    with atomic_path(args.output) as tmp:
+        out.write_h5ad(tmp)
+    log.info("wrote %s (%d cells x %d)", args.output, *out.obsm[OBSM_KEY].shape)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_module_main(__name__, sys.argv[1:]))
