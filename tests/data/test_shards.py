@@ -22,8 +22,11 @@ def random_csr(n: int, g: int, seed: int, density: float = 0.1) -> sp.csr_matrix
 
 def write(path, blocks, n_genes, cells_per_shard, **extra):
     with ShardWriter(path, n_genes, cells_per_shard) as writer:
+        added = 0
         for block in blocks:
             writer.add(block)
+            added += block.shape[0]
+            assert writer.n_cells == added
         return writer.close(extra)
 
 

@@ -14,7 +14,8 @@ non-integer values in data claimed raw, or values >= 20 in data claimed log1p, a
 Normalisations (``paper`` follows METHODS.md; ``scanpy`` is the usual alternative):
 
 * ``paper``: raw counts ``x <- log(x / 10000 + 1)``, log1p data kept; then per cell, if its maximum
-  exceeds :data:`CELL_MAX` (10) values are clipped to 10, else the cell is multiplied by ``10 / max``.
+  exceeds ``max_value`` (:data:`CELL_MAX`, 10) values are clipped to it, else the cell is multiplied by
+  ``max_value / max``.
 * ``scanpy``: raw counts ``sc.pp.normalize_total(target_sum=1e4)`` then ``sc.pp.log1p``; log1p kept.
 """
 
@@ -64,8 +65,11 @@ def detect_kind(values: np.ndarray, source: str | Path, claimed: str | None = No
     return "log1p" if highest < LOG1P_MAX else "unknown"
 
 
-def normalize(matrix: sp.spmatrix | sp.sparray, kind: str, method: str = "paper") -> sp.csr_matrix:
-    """Normalise cells x genes ``matrix`` holding ``kind`` (``raw``/``log1p``) values with ``method``.
+def normalize(
+    matrix: sp.spmatrix | sp.sparray, kind: str, method: str = "paper", max_value: float = CELL_MAX
+) -> sp.csr_matrix:
+    """Normalise cells x genes ``matrix`` holding ``kind`` (``raw``/``log1p``) values with ``method``
+    (``max_value``: the per-cell maximum of ``paper``).
 
     Returns a float32 CSR matrix without explicit zeros, which may share its index arrays with the
     input; the input is not modified.
@@ -93,7 +97,7 @@ def normalize(matrix: sp.spmatrix | sp.sparray, kind: str, method: str = "paper"
         data /= np.float32(PAPER_SCALE)
         data = log1p(data)
     out = sp.csr_matrix((data, csr.indices, csr.indptr), shape=csr.shape, copy=False)
-    _scale_to_max(out, CELL_MAX)
+    _scale_to_max(out, max_value)
     return out
 
 

@@ -46,6 +46,8 @@ def shard_name(number: int) -> str:
 class ShardWriter:
     """Append CSR rows and cut them into shards of ``cells_per_shard`` cells under ``out_dir``.
 
+    ``n_cells`` and ``nnz`` count everything added so far (the next row added gets index ``n_cells``).
+
     Everything is written to a temporary directory beside ``out_dir`` that replaces it only when
     :meth:`close` succeeds; use it as a context manager so an exception discards the partial output.
     """
@@ -58,6 +60,7 @@ class ShardWriter:
         self.cells_per_shard = int(cells_per_shard)
         self.n_cells = 0
         self.nnz = 0
+        self._written = 0
         self._shards: list[dict[str, Any]] = []
         self._pending: list[sp.csr_matrix] = []
         self._pending_rows = 0
@@ -97,6 +100,8 @@ class ShardWriter:
             csr.sum_duplicates()
         self._pending.append(csr)
         self._pending_rows += csr.shape[0]
+        self.n_cells += csr.shape[0]
+        self.nnz += csr.nnz
         while self._pending_rows >= self.cells_per_shard:
             block = sp.vstack(self._pending, format="csr", dtype=VALUE_DTYPE)
             self._write_shard(tmp, block[: self.cells_per_shard])
@@ -147,10 +152,9 @@ class ShardWriter:
         np.save(tmp / name / "indices.npy", block.indices.astype(INDEX_DTYPE, copy=False))
         np.save(tmp / name / "indptr.npy", block.indptr.astype(INDPTR_DTYPE, copy=False))
         self._shards.append(
-            {"name": name, "n_cells": int(block.shape[0]), "nnz": int(block.nnz), "first_cell": self.n_cells}
+            {"name": name, "n_cells": int(block.shape[0]), "nnz": int(block.nnz), "first_cell": self._written}
         )
-        self.n_cells += block.shape[0]
-        self.nnz += block.nnz
+        self._written += block.shape[0]
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
