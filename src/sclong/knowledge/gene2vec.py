@@ -1,0 +1,197 @@
+"""Gene2vec initial gene vectors: a float32 (n_vocab, dim) matrix aligned to the vocabulary.
+
+Each vocabulary gene gets, in this order of preference:
+
+1. ``pretrained``: its vector from a Gene2vec word2vec text file (symbols mapped to Ensembl IDs with
+   :func:`sclong.knowledge.genes.map_symbols`; if several symbols map to one gene, a symbol that is the
+   gene's current symbol wins, else the first in file order);
+2. ``coexpression``: a vector trained Gene2vec-style on co-expression in the corpus (recipe below);
+3. ``random``: N(0, ``random_std``\u00b2) per component (default std 0.01), from a seeded generator.
+
+Co-expression recipe (the original Gene2vec trained skip-gram on pairs of co-expressed genes):
+
+* a seeded subsample of ``cells`` cells of the corpus (cells x vocabulary genes, normalised values);
+* Pearson correlation of every gene pair over those cells, computed from the sparse matrix in blocks
+  of genes (memory bounded by block_size x n_genes);
+* for every gene, its ``pairs_per_gene`` most correlated partners with r > ``min_correlation`` (ties:
+  lower vocabulary index); genes without variance take part in no pair. Each distinct unordered pair is
+  one two-word "sentence"; sentences are shuffled with the seed;
+* gensim ``Word2Vec`` skip-gram (sg=1) with vector_size=dim, window=1, min_count=1, negative sampling
+  (5), ``epochs``, the seed, workers=1 and a process-independent hash, so the vectors are
+  deterministic.
+
+Co-expression vectors are not rotated into the pretrained space; with a pretrained file they only fill
+genes the file lacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from gensim.models import Word2Vec
+from tqdm import tqdm
+
+from sclong.cli import run_module_main
+from sclong.errors import InputError
+from sclong.io.atomic import atomic_path
+from sclong.io.shards import ShardedCSR
+from sclong.knowledge.gene2vec_file import read_word2vec_text
+from sclong.knowledge.genes import GeneTable, map_symbols, read_gene_table
+from sclong.knowledge.go_graph import top_k
+from sclong.knowledge.vocabulary import read_vocabulary, write_tsv
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAMES = ("pretrained", "coexpression", "random")
+
+
+def pretrained_vectors(path: str | Path, vocab: pd.DataFrame, table: GeneTable, dim: int) -> dict[int, np.ndarray]:
+    """Vectors of a Gene2vec file keyed by vocabulary index (see module docstring for the mapping)."""
+    symbols, vectors = read_word2vec_text(path)
+    if vectors.shape[1] != dim:
+        raise InputError(path, f"vectors have {vectors.shape[1]} dimensions, expected {dim}")
+    mapping = map_symbols(symbols, table).assign(row=range(len(symbols)))
+    mapping["index"] = mapping["ensembl_id"].map(pd.Series(vocab["index"].to_numpy(), index=vocab["ensembl_id"]))
+    mapping = mapping.dropna(subset=["index"])
+    mapping = mapping.assign(not_current=mapping["how"] != "current").sort_values(
+        ["index", "not_current", "row"], kind="stable"
+    )
+    chosen = mapping.drop_duplicates("index")
+    log.info("%s: %d vectors, %d mapped to vocabulary genes", path, len(symbols), len(chosen))
+    return {int(i): vectors[row] for i, row in zip(chosen["index"], chosen["row"], strict=True)}
+
+
+def correlation_blocks(matrix: sp.csr_matrix, block_size: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (first gene, float64 Pearson correlations of genes [first, first+block) x all genes).
+
+    ``matrix`` is cells x genes; genes without variance correlate 0 with everything.
+    """
+    matrix = sp.csr_matrix(matrix, dtype=np.float64)
+    n_cells = matrix.shape[0]
+    mean = np.asarray(matrix.mean(axis=0)).ravel()
+    variance = np.asarray(matrix.multiply(matrix).mean(axis=0)).ravel() - mean**2
+    std = np.sqrt(np.clip(variance, 0.0, None))
+    std[std < 1e-12] = np.inf  # zero variance -> correlation 0
+    by_gene = matrix.T.tocsr()
+    for start in range(0, matrix.shape[1], block_size):
+        stop = min(start + block_size, matrix.shape[1])
+        moment = (by_gene[start:stop] @ matrix).toarray() / n_cells
+        covariance = moment - mean[start:stop, None] * mean[None, :]
+        yield start, covariance / (std[start:stop, None] * std[None, :])
+
+
+def coexpression_pairs(
+    matrix: sp.csr_matrix, pairs_per_gene: int, min_correlation: float, block_size: int = 1024
+) -> np.ndarray:
+    """Distinct unordered gene pairs (n, 2), lower index first, sorted: each gene's top correlated partners."""
+    if min_correlation < 0:
+        raise ValueError("min_correlation must be >= 0")
+    parts = []
+    n_blocks = -(-matrix.shape[1] // block_size)
+    blocks = correlation_blocks(matrix, block_size)
+    for start, block in tqdm(blocks, total=n_blocks, desc="gene correlation blocks", unit="block"):
+        sources, targets, _ = top_k(block, start, pairs_per_gene, min_correlation)
+        parts.append(np.stack([np.minimum(sources, targets), np.maximum(sources, targets)], axis=1))
+    pairs = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
+    return np.unique(pairs, axis=0)
+
+
+def _stable_hash(text: str) -> int:
+    """Process-independent string hash for gensim's per-word initialisation (Python's hash is salted)."""
+    return zlib.crc32(text.encode())
+
+
+def train_coexpression_vectors(
+    matrix: sp.csr_matrix,
+    dim: int = 200,
+    seed: int = 0,
+    pairs_per_gene: int = 20,
+    min_correlation: float = 0.1,
+    epochs: int = 10,
+) -> dict[int, np.ndarray]:
+    """Gene2vec-style vectors for the genes (columns of ``matrix``) that occur in a co-expression pair."""
+    pairs = coexpression_pairs(matrix, pairs_per_gene, min_correlation)
+    log.info("co-expression: %d cells, %d genes, %d gene pairs", matrix.shape[0], matrix.shape[1], len(pairs))
+    if not len(pairs):
+        return {}
+    pairs = pairs[np.random.default_rng(seed).permutation(len(pairs))]
+    sentences = [[str(a), str(b)] for a, b in pairs]
+    model = Word2Vec(
+        sentences, vector_size=dim, window=1, min_count=1, sg=1, negative=5, epochs=epochs,
+        seed=seed, workers=1, hashfxn=_stable_hash,
+    )  # fmt: skip
+    return {int(word): model.wv[word].astype(np.float32) for word in model.wv.index_to_key}
+
+
+def assemble(
+    n_genes: int, dim: int, pretrained: dict[int, np.ndarray], coexpression: dict[int, np.ndarray], seed: int,
+    random_std: float = 0.01,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The (n_genes, dim) float32 matrix and each row's source name (pretrained > coexpression > random)."""
+    rng = np.random.default_rng([seed, 1])  # a stream apart from the sentence shuffle
+    vectors = (rng.standard_normal((n_genes, dim)) * random_std).astype(np.float32)
+    source = np.full(n_genes, "random", dtype=object)
+    for name, found in (("coexpression", coexpression), ("pretrained", pretrained)):
+        for index, vector in found.items():
+            vectors[index] = vector
+            source[index] = name
+    return vectors, source
+
+
+def sample_cells(n_cells: int, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``min(n, n_cells)`` cells drawn without replacement."""
+    return np.sort(np.random.default_rng(seed).choice(n_cells, size=min(n, n_cells), replace=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sclong.knowledge.gene2vec", description=__doc__.split("\n")[0])
+    parser.add_argument("--vocabulary", required=True, help="vocabulary.tsv")
+    parser.add_argument("--pretrained", help="Gene2vec vectors, word2vec text format (needs --gene-table)")
+    parser.add_argument("--gene-table", help="gene table used to map the pretrained file's symbols")
+    parser.add_argument("--corpus", help="sharded CSR corpus directory (columns = vocabulary genes)")
+    parser.add_argument("--dim", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cells", type=int, default=20000, help="cells subsampled for co-expression")
+    parser.add_argument("--pairs-per-gene", type=int, default=20)
+    parser.add_argument("--min-correlation", type=float, default=0.1)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--random-std", type=float, default=0.01)
+    parser.add_argument("--out", required=True, help=".npy matrix to write")
+    parser.add_argument("--sources", required=True, help="TSV saying where each gene's vector came from")
+    args = parser.parse_args(argv)
+    if args.pretrained and not args.gene_table:
+        parser.error("--pretrained needs --gene-table")
+    if args.min_correlation < 0 or args.dim < 1 or args.cells < 2 or args.pairs_per_gene < 1:
+        parser.error("need --min-correlation >= 0, --dim >= 1, --cells >= 2, --pairs-per-gene >= 1")
+    vocab = read_vocabulary(args.vocabulary)
+    pretrained = {}
+    if args.pretrained:
+        pretrained = pretrained_vectors(args.pretrained, vocab, read_gene_table(args.gene_table), args.dim)
+    coexpression = {}
+    if args.corpus and len(pretrained) < len(vocab):
+        corpus = ShardedCSR(args.corpus)
+        if corpus.n_genes != len(vocab):
+            raise InputError(args.corpus, f"corpus has {corpus.n_genes} genes, the vocabulary {len(vocab)}")
+        cells = corpus.rows(sample_cells(corpus.n_cells, args.cells, args.seed))
+        coexpression = train_coexpression_vectors(
+            cells, args.dim, args.seed, args.pairs_per_gene, args.min_correlation, args.epochs
+        )
+    vectors, source = assemble(len(vocab), args.dim, pretrained, coexpression, args.seed, args.random_std)
+    with atomic_path(args.out) as tmp:
+        np.save(tmp, vectors)
+    write_tsv(vocab[["index", "ensembl_id", "symbol"]].assign(source=source), args.sources)
+    counts = pd.Series(source).value_counts().reindex(SOURCE_NAMES, fill_value=0)
+    log.info("gene2vec: %d x %d float32; %s", *vectors.shape, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_module_main(__name__, sys.argv[1:]))
