@@ -86,7 +86,7 @@ def normalize(
         csr = csr.copy()
         csr.sum_duplicates()
     if method == "scanpy":
-        if kind == "log1p":
+        if kind == "log1p" or csr.shape[0] == 0:
             return sp.csr_matrix(csr, dtype=np.float32, copy=True)
         cells = ad.AnnData(sp.csr_matrix(csr, dtype=np.float32, copy=True))
         sc.pp.normalize_total(cells, target_sum=PAPER_SCALE)
