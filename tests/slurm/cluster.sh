@@ -46,12 +46,13 @@ alive() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$1"
 }
 
-# launch NAME CMD...: run CMD in the foreground of a new session, logs in $STATE/log/NAME.log.
+# launch NAME CMD...: run CMD in the foreground of a new session, logs in $STATE/log/NAME.log, without
+# the lock's fd 9 (a daemon holding it would block every later start/stop).
 # The order of launches is kept in $PIDS/order so that `stop` can reverse it.
 launch() {
     local name=$1
     shift
-    setsid "$@" </dev/null >"$STATE/log/$name.log" 2>&1 &
+    setsid "$@" </dev/null >"$STATE/log/$name.log" 2>&1 9>&- &
     echo $! >"$PIDS/$name"
     echo "$name" >>"$PIDS/order"
 }

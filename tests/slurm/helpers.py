@@ -14,7 +14,7 @@ from pathlib import Path
 
 ACCOUNT = "sclong"
 SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Comment", "Account", "Partition", "AllocTRES")
-_UNSETTLED_STATES = {"PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "COMPLETING"}
+_UNSETTLED_STATES = {"PENDING", "CONFIGURING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "COMPLETING"}
 
 
 def _settled(job: dict[str, str]) -> bool:
@@ -43,17 +43,28 @@ def sacct_jobs(since: datetime, job_ids: Collection[str] | None = None, timeout:
         time.sleep(0.5)
 
 
-def sbatch(args: Sequence[str], wait: bool = False) -> tuple[str, int]:
-    """Submit a batch job (``sbatch --parsable -A sclong *args``); return (job ID, sbatch exit status).
-
-    With ``wait`` sbatch blocks until the job ends and its exit status is the job's.
-    """
-    cmd = ["sbatch", "--parsable", "-A", ACCOUNT, *(["--wait"] if wait else []), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    job_id = proc.stdout.splitlines()[0].split(";")[0] if proc.stdout else ""
-    if not job_id:
+def sbatch(args: Sequence[str]) -> str:
+    """Submit a batch job (``sbatch --parsable -A sclong *args``) and return its job ID."""
+    proc = subprocess.run(["sbatch", "--parsable", "-A", ACCOUNT, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
         raise RuntimeError(f"sbatch failed ({proc.returncode}): {proc.stderr.strip()}")
-    return job_id, proc.returncode
+    return proc.stdout.split(";")[0].strip()
+
+
+def wait_for_job(job_id: str, timeout: float = 300.0) -> str:
+    """Poll slurmctld every 0.5 s until the job ends and return its final state (COMPLETED, FAILED, ...).
+
+    Not ``sbatch --wait``: it polls after 2, 10 and 42 s, so a 3 s job seems to take 10 s.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(["scontrol", "-o", "show", "job", job_id], check=True, capture_output=True, text=True)
+        state = re.search(r"\bJobState=(\S+)", out.stdout)
+        if state and state.group(1) not in _UNSETTLED_STATES:
+            return state.group(1)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} did not end within {timeout}s: {out.stdout.strip()}")
+        time.sleep(0.5)
 
 
 @dataclass(frozen=True)

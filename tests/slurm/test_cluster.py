@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import SlurmCluster
-from .helpers import sacct_jobs, sbatch
+from .helpers import sacct_jobs, sbatch, wait_for_job
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(120)]
 
@@ -54,10 +54,8 @@ def test_gpu_job_gets_typed_gres(slurm_cluster: SlurmCluster, tmp_path: Path) ->
     name = f"gpu-{tmp_path.name}"
     script = _bash_script(tmp_path, f'echo "${{CUDA_VISIBLE_DEVICES:-unset}}" > {out}')
     gpus = f"--gpus={slurm_cluster.gpu_type}:1"
-    job_id, rc = sbatch(
-        ["-J", name, "-p", slurm_cluster.gpu_partition, gpus, "-o", str(tmp_path / "job.out"), str(script)], wait=True
-    )
-    assert rc == 0
+    job_id = sbatch(["-J", name, "-p", slurm_cluster.gpu_partition, gpus, "-o", str(tmp_path / "job.out"), str(script)])
+    assert wait_for_job(job_id) == "COMPLETED"
     assert out.read_text().strip() == "0"
     [job] = sacct_jobs(since, job_ids=[job_id])
     assert job["JobName"] == name
@@ -89,7 +87,7 @@ def test_scancel_term_reaches_job_process(
         script = _bash_script(tmp_path, f"srun {run}")
     else:  # the shell's first wait returns when the trapped TERM arrives; the second lets Python finish
         script = _bash_script(tmp_path, f"trap 'echo shell got TERM' TERM\n{run} &\nwait $!\nwait $!")
-    job_id, _ = sbatch(["-o", str(tmp_path / "job.out"), str(script)])
+    job_id = sbatch(["-o", str(tmp_path / "job.out"), str(script)])
     try:
         _wait_for_file(marker.with_suffix(".ready"), timeout=60)
         subprocess.run(["scancel", "--signal=TERM", *scancel_args, job_id], check=True)
@@ -107,7 +105,8 @@ def test_torchrun_two_ranks_in_a_job(slurm_cluster: SlurmCluster, tmp_path: Path
     (tmp_path / "all_reduce.py").write_text(ALL_REDUCE_PY)
     log = tmp_path / "job.out"
     cmd = f"{torchrun} --standalone --nproc_per_node=2 {tmp_path / 'all_reduce.py'}"
-    _, rc = sbatch(["-c", "2", "-o", str(log), str(_bash_script(tmp_path, cmd))], wait=True)
+    job_id = sbatch(["-c", "2", "-o", str(log), str(_bash_script(tmp_path, cmd))])
+    state = wait_for_job(job_id)
     output = log.read_text()
-    assert rc == 0, output
+    assert state == "COMPLETED", output
     assert "rank 0/2 sum 3.0" in output and "rank 1/2 sum 3.0" in output, output
