@@ -36,7 +36,9 @@ def write_knowledge(out: Path, n_genes: int = 48, dim: int = 16, seed: int = 0) 
     gene2vec = out / "gene2vec.npy"
     np.save(gene2vec, rng.normal(size=(n_genes, dim)).astype(np.float32))
     graph = out / "go_graph.tsv"
-    lines = [f"{g}\t{(g + 1) % n_genes}\tENSG{g:011d}\tENSG{(g + 1) % n_genes:011d}\t0.5" for g in range(n_genes)]
+    lines = [
+        f"{g}\t{(g + 1) % n_genes}\tENSG{g:011d}\tENSG{(g + 1) % n_genes:011d}\t0.5" for g in range(n_genes)
+    ]
     graph.write_text("source\ttarget\tsource_id\ttarget_id\tweight\n" + "\n".join(lines) + "\n")
     return gene2vec, graph
 

@@ -8,8 +8,11 @@ processes. Resuming at ``(epoch, step)`` skips exactly the consumed batches.
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import torch
@@ -90,18 +93,39 @@ class TrainPlan:
         """The epoch's permutation of the training cells (same on every process)."""
         return self.cells[np.random.default_rng([self.seed, epoch]).permutation(len(self.cells))]
 
-    def micro_batches(self, epoch: int, start_step: int = 0) -> list[MicroBatch]:
+    def micro_batches(self, epoch: int, start_step: int = 0) -> EpochBatches:
         """This process's micro-batches of ``epoch`` from optimizer step ``start_step`` on."""
-        order = self.order(epoch)
-        global_micro = self.global_batch // self.grad_accum
-        rows = slice(self.rank * self.micro_size, (self.rank + 1) * self.micro_size)
-        out = []
-        for step in range(start_step, self.steps_per_epoch):
-            for micro in range(self.grad_accum):
-                first = step * self.global_batch + micro * global_micro
-                cells = order[first + rows.start : first + rows.stop]
-                out.append(MicroBatch((epoch, step, micro), cells, rows, global_micro))
-        return out
+        return EpochBatches(self, epoch, start_step)
+
+
+class EpochBatches(Sequence[MicroBatch]):
+    """The micro-batches of one epoch from a given step on, built on access (no per-batch list in memory)."""
+
+    def __init__(self, plan: TrainPlan, epoch: int, start_step: int) -> None:
+        self.plan, self.epoch, self.start_step = plan, epoch, start_step
+        self.order = plan.order(epoch)
+        self.rows = slice(plan.rank * plan.micro_size, (plan.rank + 1) * plan.micro_size)
+
+    def __len__(self) -> int:
+        return max(self.plan.steps_per_epoch - self.start_step, 0) * self.plan.grad_accum
+
+    @overload
+    def __getitem__(self, index: int) -> MicroBatch: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[MicroBatch]: ...
+
+    def __getitem__(self, index: int | slice) -> MicroBatch | list[MicroBatch]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        step, micro = divmod(index % len(self), self.plan.grad_accum)
+        step += self.start_step
+        global_micro = self.plan.global_batch // self.plan.grad_accum
+        first = step * self.plan.global_batch + micro * global_micro
+        cells = self.order[first + self.rows.start : first + self.rows.stop]
+        return MicroBatch((self.epoch, step, micro), cells, self.rows, global_micro)
 
 
 def eval_batches(cells: np.ndarray, batch_size: int, world_size: int, rank: int) -> list[MicroBatch]:
@@ -122,7 +146,7 @@ def eval_batches(cells: np.ndarray, batch_size: int, world_size: int, rank: int)
 class DenseRows(Dataset):
     """Item ``i`` = the dense float32 rows ([cells, genes]) of micro-batch ``i``, read in one call."""
 
-    def __init__(self, corpus: ShardedCSR, batches: list[MicroBatch]) -> None:
+    def __init__(self, corpus: ShardedCSR, batches: Sequence[MicroBatch]) -> None:
         self.corpus = corpus
         self.batches = batches
 
@@ -133,8 +157,13 @@ class DenseRows(Dataset):
         return torch.from_numpy(self.corpus.rows(self.batches[index].cells).toarray())
 
 
+def ignore_sigterm(worker_id: int) -> None:
+    """Workers leave SIGTERM to the main process, which checkpoints before the loader shuts them down."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def loader(
-    corpus: ShardedCSR, batches: list[MicroBatch], *, num_workers: int, device: torch.device
+    corpus: ShardedCSR, batches: Sequence[MicroBatch], *, num_workers: int, device: torch.device
 ) -> DataLoader:
     """A :class:`DataLoader` over :class:`DenseRows` in order; pinned memory when training on CUDA."""
     return DataLoader(
@@ -144,6 +173,7 @@ def loader(
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
         prefetch_factor=4 if num_workers else None,
+        worker_init_fn=ignore_sigterm if num_workers else None,
     )
 
 

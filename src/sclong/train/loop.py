@@ -16,6 +16,7 @@ import os
 import random
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
@@ -279,7 +280,7 @@ class Trainer:
             global_rows=batch.global_rows,
         )
 
-    def _loader(self, batches: list[MicroBatch]) -> torch.utils.data.DataLoader:
+    def _loader(self, batches: Sequence[MicroBatch]) -> torch.utils.data.DataLoader:
         return loader(self.corpus, batches, num_workers=self.config.num_workers, device=self.ctx.device)
 
     def _micro_step(self, batch: MicroBatch, values: torch.Tensor, last: bool) -> torch.Tensor:

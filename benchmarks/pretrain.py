@@ -1,0 +1,120 @@
+"""Speed and memory of demo-size pretraining on this CPU: one run per variant, then a table.
+
+Writes a synthetic corpus (``--cells`` x ``--genes``, cluster-specific gene programs, normalised to a
+maximum of 10 per cell), Gene2vec-shaped vectors and a random top-20 graph into a scratch directory, then
+runs ``python -m sclong.train.pretrain`` once per variant in a subprocess and reports steps/s, cells/s,
+peak RSS (of that process), wall time, and the final validation masked MSE against the gene-mean baseline.
+
+    .venv/bin/python benchmarks/pretrain.py [--steps 60] [--variants sclong wo_leg wo_go random_go]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from sclong.io.shards import ShardWriter
+
+DEMO_MODEL = {
+    "gene_dim": 200,
+    "expr_hidden": 50,
+    "top_k": 256,
+    "large": {"depth": 2, "heads": 2, "dim_head": 16, "hidden": 64, "ff_mult": 2, "nb_features": 16},
+    "mini": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
+    "full": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
+}
+DEMO_TRAIN = ["--batch-size", "16", "--max-lr", "2e-3", "--min-lr", "1e-5", "--first-cycle", "60",
+              "--warmup", "5", "--val-every", "30", "--val-cells", "128", "--eval-batch-size", "32",
+              "--checkpoint-every", "30", "--log-every", "5"]  # fmt: skip
+
+
+def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: int = 0) -> None:
+    """Synthetic corpus, Gene2vec matrix and GO-style graph under ``root``."""
+    rng = np.random.default_rng(seed)
+    programs = rng.gamma(0.8, 1.0, size=(8, n_genes)) * (rng.random((8, n_genes)) < density * 2)
+    labels = rng.integers(0, 8, n_cells)
+    values = np.log1p(rng.poisson(programs[labels] * 2.0 * rng.gamma(4, 0.25, (n_cells, 1)))).astype(np.float32)
+    peak = values.max(axis=1, keepdims=True)
+    values = np.where(peak > 0, values * 10.0 / np.maximum(peak, 1e-9), 0).astype(np.float32)
+    order = rng.permutation(n_cells)
+    n_val = max(1, n_cells // 20)
+    with ShardWriter(root / "corpus", n_genes=n_genes, cells_per_shard=2000) as writer:
+        writer.add(sp.csr_matrix(values))
+        writer.close(arrays={"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])})
+    np.save(root / "gene2vec.npy", rng.normal(0, 0.1, (n_genes, 200)).astype(np.float32))
+    target = np.repeat(np.arange(n_genes), 20)
+    source = (target + rng.integers(1, n_genes, target.size)) % n_genes
+    with open(root / "go_graph.tsv", "w") as handle:
+        handle.write("source\ttarget\tsource_id\ttarget_id\tweight\n")
+        for s, t, w in zip(source, target, rng.uniform(0.1, 1.0, target.size), strict=True):
+            handle.write(f"{s}\t{t}\tG{s}\tG{t}\t{w:.4f}\n")
+
+
+def run(root: Path, variant: str, steps: int, threads: int, extra: list[str]) -> dict[str, float | str]:
+    """One pretraining run in a subprocess; its speed, peak RSS and final losses."""
+    out = root / f"run-{variant}"
+    command = [
+        sys.executable, "-m", "sclong.train.pretrain", "--corpus", str(root / "corpus"),
+        "--gene2vec", str(root / "gene2vec.npy"), "--go-graph", str(root / "go_graph.tsv"),
+        "--model-config", json.dumps(DEMO_MODEL), "--variant", variant, "--out", str(out),
+        "--max-steps", str(steps), "--threads", str(threads), "--no-progress", "--no-tensorboard",
+        *DEMO_TRAIN, *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{variant}: pretraining failed with status {status}")
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    train_s = float(rows[-1]["elapsed_s"])
+    return {
+        "variant": variant,
+        "steps/s": steps / train_s,
+        "cells/s": float(np.mean([float(r["cells_per_s"]) for r in rows])),
+        "peak RSS MiB": usage.ru_maxrss / 1024,
+        "wall s": wall,
+        "val MSE": float(rows[-1]["val_loss"]),
+        "baseline MSE": float(rows[-1]["baseline_val_mse"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", type=int, default=3500)
+    parser.add_argument("--genes", type=int, default=2000)
+    parser.add_argument("--density", type=float, default=0.15, help="about this fraction of values non-zero")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variants", nargs="+", default=["sclong", "wo_leg", "wo_go", "random_go"])
+    parser.add_argument("--extra", default="", help="more pretrain arguments, space-separated")
+    opts = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sclong-bench-") as tmp:
+        root = Path(tmp)
+        write_inputs(root, opts.cells, opts.genes, opts.density)
+        results = [run(root, v, opts.steps, opts.threads, opts.extra.split()) for v in opts.variants]
+    header = list(results[0])
+    print(f"{opts.cells} cells x {opts.genes} genes, {opts.steps} steps, {opts.threads} threads, "
+          f"torch threads={opts.threads}")  # fmt: skip
+    print(" | ".join(f"{h:>12}" for h in header))
+    for row in results:
+        print(" | ".join(f"{v:>12.4g}" if isinstance(v, float) else f"{v:>12}" for v in row.values()))
+    print(f"total wall: {sum(r['wall s'] for r in results):.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
