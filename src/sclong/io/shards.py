@@ -43,11 +43,56 @@ def shard_name(number: int) -> str:
     return f"shard-{number:05d}"
 
 
+class _OpenShard:
+    """A shard being written: values and indices are appended to their ``.npy`` files as they come
+    (the headers are rewritten in place with the final length on :meth:`finish`)."""
+
+    def __init__(self, directory: Path, first_cell: int) -> None:
+        directory.mkdir()
+        self.directory = directory
+        self.first_cell = first_cell
+        self.n_cells = 0
+        self.nnz = 0
+        self._files = {name: open(directory / f"{name}.npy", "wb") for name in ("data", "indices")}
+        for name, file in self._files.items():
+            _write_npy_header(file, _ARRAYS[name], 0)
+        self._indptr = [np.zeros(1, dtype=INDPTR_DTYPE)]
+
+    def append(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> None:
+        """Append rows given by their values, gene indices and row pointers (``indptr[0]`` = 0)."""
+        self._files["data"].write(np.ascontiguousarray(data, dtype=VALUE_DTYPE).data)
+        self._files["indices"].write(np.ascontiguousarray(indices, dtype=INDEX_DTYPE).data)
+        self._indptr.append(indptr[1:].astype(INDPTR_DTYPE) + self.nnz)
+        self.n_cells += len(indptr) - 1
+        self.nnz += int(indptr[-1])
+
+    def finish(self) -> dict[str, Any]:
+        """Finalise the files; return the shard's manifest entry."""
+        for name, file in self._files.items():
+            end = file.tell()
+            file.seek(0)
+            _write_npy_header(file, _ARRAYS[name], self.nnz)
+            file.seek(end)
+            file.close()
+        np.save(self.directory / "indptr.npy", np.concatenate(self._indptr))
+        return {"name": self.directory.name, "n_cells": self.n_cells, "nnz": self.nnz, "first_cell": self.first_cell}
+
+    def abandon(self) -> None:
+        for file in self._files.values():
+            file.close()
+
+
+def _write_npy_header(file: Any, dtype: np.dtype, length: int) -> None:
+    """Write a 1-d ``.npy`` header; numpy pads it so that its size does not depend on ``length``."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (length,)}
+    np.lib.format.write_array_header_1_0(file, header)
+
+
 class ShardWriter:
     """Append CSR rows and cut them into shards of ``cells_per_shard`` cells under ``out_dir``.
 
-    ``n_cells`` and ``nnz`` count everything added so far (the next row added gets index ``n_cells``).
-
+    Rows go to disk as they are added, so memory does not grow with the shard size. ``n_cells`` and
+    ``nnz`` count everything added so far (the next row added gets index ``n_cells``).
     Everything is written to a temporary directory beside ``out_dir`` that replaces it only when
     :meth:`close` succeeds; use it as a context manager so an exception discards the partial output.
     """
@@ -60,10 +105,8 @@ class ShardWriter:
         self.cells_per_shard = int(cells_per_shard)
         self.n_cells = 0
         self.nnz = 0
-        self._written = 0
         self._shards: list[dict[str, Any]] = []
-        self._pending: list[sp.csr_matrix] = []
-        self._pending_rows = 0
+        self._open: _OpenShard | None = None
         self._stack = contextlib.ExitStack()
         self._tmp: Path | None = self._stack.enter_context(atomic_path(self.out_dir, directory=True))
 
@@ -76,6 +119,8 @@ class ShardWriter:
         if self._tmp is None:
             return
         self._tmp = None
+        if self._open is not None:
+            self._open.abandon()
         if exc is None:
             error = RuntimeError(f"ShardWriter for {self.out_dir} left without close(); output discarded")
             self._stack.__exit__(RuntimeError, error, None)
@@ -92,36 +137,40 @@ class ShardWriter:
     def add(self, matrix: sp.spmatrix | sp.sparray) -> None:
         """Append the rows of ``matrix`` (cells x ``n_genes``), in order."""
         tmp = self.directory
-        csr = sp.csr_matrix(matrix, dtype=VALUE_DTYPE)
+        csr = sp.csr_matrix(matrix)
         if csr.shape[1] != self.n_genes:
             raise ValueError(f"matrix has {csr.shape[1]} columns, the corpus has {self.n_genes} genes")
         if not csr.has_canonical_format:
             csr = csr.copy()
             csr.sum_duplicates()
-        self._pending.append(csr)
-        self._pending_rows += csr.shape[0]
+        indptr = csr.indptr.astype(INDPTR_DTYPE)
+        start = 0
+        while start < csr.shape[0]:
+            if self._open is None:
+                self._open = _OpenShard(tmp / shard_name(len(self._shards)), self.n_cells + start)
+            stop = min(csr.shape[0], start + self.cells_per_shard - self._open.n_cells)
+            lo, hi = indptr[start], indptr[stop]
+            self._open.append(csr.data[lo:hi], csr.indices[lo:hi], indptr[start : stop + 1] - lo)
+            if self._open.n_cells == self.cells_per_shard:
+                self._shards.append(self._open.finish())
+                self._open = None
+            start = stop
         self.n_cells += csr.shape[0]
         self.nnz += csr.nnz
-        while self._pending_rows >= self.cells_per_shard:
-            block = sp.vstack(self._pending, format="csr", dtype=VALUE_DTYPE)
-            self._write_shard(tmp, block[: self.cells_per_shard])
-            rest = block[self.cells_per_shard :]
-            self._pending = [rest] if rest.shape[0] else []
-            self._pending_rows = rest.shape[0]
 
     def close(
         self, extra_metadata: dict[str, Any] | None = None, arrays: dict[str, np.ndarray] | None = None
     ) -> dict[str, Any]:
-        """Flush the last shard, write the manifest (plus ``extra_metadata``) and any extra ``.npy``
+        """Finish the last shard, write the manifest (plus ``extra_metadata``) and any extra ``.npy``
         ``arrays`` (e.g. ``{"train": idx}``) into the directory, then move it onto ``out_dir``."""
         tmp = self.directory
         extra = dict(extra_metadata or {})
         clash = _RESERVED.intersection(extra)
         if clash:
             raise ValueError(f"extra metadata may not override manifest keys {sorted(clash)}")
-        if self._pending_rows:
-            self._write_shard(tmp, sp.vstack(self._pending, format="csr", dtype=VALUE_DTYPE))
-            self._pending, self._pending_rows = [], 0
+        if self._open is not None:
+            self._shards.append(self._open.finish())
+            self._open = None
         manifest = {
             "format": FORMAT,
             "n_genes": self.n_genes,
@@ -144,17 +193,6 @@ class ShardWriter:
             self.out_dir,
         )
         return manifest
-
-    def _write_shard(self, tmp: Path, block: sp.csr_matrix) -> None:
-        name = shard_name(len(self._shards))
-        (tmp / name).mkdir()
-        np.save(tmp / name / "data.npy", block.data.astype(VALUE_DTYPE, copy=False))
-        np.save(tmp / name / "indices.npy", block.indices.astype(INDEX_DTYPE, copy=False))
-        np.save(tmp / name / "indptr.npy", block.indptr.astype(INDPTR_DTYPE, copy=False))
-        self._shards.append(
-            {"name": name, "n_cells": int(block.shape[0]), "nnz": int(block.nnz), "first_cell": self._written}
-        )
-        self._written += block.shape[0]
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
