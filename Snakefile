@@ -13,6 +13,8 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/resources.smk"
+include: "workflow/rules/knowledge.smk"
+include: "workflow/rules/corpus.smk"
 
 
 rule all:

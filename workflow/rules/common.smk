@@ -1,4 +1,5 @@
 # Configuration checks and helpers shared by every rule file.
+import shlex
 import sys
 from pathlib import Path
 
@@ -13,6 +14,8 @@ ROOT = Path(workflow.basedir)
 SRC = ROOT / "src"
 RESULTS = Path("results")
 LOGS = RESULTS / "logs"
+KNOWLEDGE = RESULTS / "knowledge"
+CORPUS = RESULTS / "corpus"
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
 try:
@@ -21,6 +24,8 @@ try:
 except ConfigError as err:
     print(f"invalid configuration: {err}", file=sys.stderr)
     sys.exit(1)
+
+LOCAL_CENSUS = config["corpus"]["local_census"]
 
 
 # Rules run `python -m sclong...`: from the rule's conda env on a cluster, else from the Python
@@ -40,6 +45,49 @@ def source_file(name):
     return f"resources/downloads/{name}/{filename}"
 
 
+def optional_source(name):
+    """Input list holding the source's local path, or nothing when the config sets it to null."""
+    return [source_file(name)] if config["sources"].get(name) else []
+
+
+def cli_flags(options):
+    """Command-line flags for a mapping of option names to values: `--name value`, lists spread out,
+    booleans as bare flags, null values left out."""
+    flags = []
+    for name, value in options.items():
+        flag = f"--{name.replace('_', '-')}"
+        if value is None or value is False:
+            continue
+        if value is True:
+            flags.append(flag)
+        elif isinstance(value, list):
+            flags += [flag, *map(shlex.quote, map(str, value))] if value else []
+        else:
+            flags += [flag, shlex.quote(str(value))]
+    return " ".join(flags)
+
+
+def census_input():
+    """The local Census store when the demo builds one; a released Census is read remotely."""
+    return rules.local_census.output if LOCAL_CENSUS else []
+
+
+CENSUS_FLAGS = cli_flags(
+    {
+        "census_uri": config["corpus"]["census"]["uri"],
+        "census_version": config["corpus"]["census"]["version"],
+        "organism": config["corpus"]["census"]["organism"],
+        "obs_value_filter": config["corpus"]["census"]["obs_value_filter"],
+        "dataset_ids": config["corpus"]["census"]["dataset_ids"],
+    }
+)
+CORPUS_OPTIONS = {
+    key: value
+    for key, value in config["corpus"].items()
+    if key not in ("census", "local_census")
+}
+
+
 def all_targets():
     """Everything `snakemake all` builds at the configured scale."""
-    return []
+    return [*rules.knowledge.input, *rules.corpus.input]

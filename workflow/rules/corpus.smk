@@ -1,0 +1,81 @@
+# Pretraining corpus: the demo's local Census, per-gene counts, and the sharded, normalised corpus.
+
+if LOCAL_CENSUS:
+
+    rule simulate_demo_cells:
+        input:
+            rules.gene_table.output[0],
+        output:
+            cells=CORPUS / "demo" / "simulated_cells.h5ad",
+            network=CORPUS / "demo" / "simulated_network.tsv",
+        log:
+            LOGS / "corpus" / "simulate_demo_cells.log",
+        conda:
+            "../../envs/data.yaml"
+        params:
+            flags=cli_flags(
+                {
+                    "n_cells": LOCAL_CENSUS["simulated_cells"],
+                    "n_batches": LOCAL_CENSUS["simulated_batches"],
+                    "n_cell_types": LOCAL_CENSUS["simulated_cell_types"],
+                    "seed": LOCAL_CENSUS["seed"],
+                }
+            ),
+        shell:
+            "python -m sclong.data.simulate --genes {input:q} {params.flags}"
+            " --out {output.cells:q} --network {output.network:q} 2> {log:q}"
+
+    rule local_census:
+        input:
+            genes=rules.gene_table.output[0],
+            cells=rules.simulate_demo_cells.output.cells,
+        output:
+            directory(config["corpus"]["census"]["uri"]),
+        log:
+            LOGS / "corpus" / "local_census.log",
+        conda:
+            "../../envs/data.yaml"
+        params:
+            pbmc68k="--pbmc68k" if LOCAL_CENSUS["pbmc68k"] else "",
+        shell:
+            "python -m sclong.data.local_census --out {output:q} --genes {input.genes:q} {params.pbmc68k}"
+            " --h5ad {input.cells:q} --split-by batch 2> {log:q}"
+
+
+rule corpus_gene_counts:
+    input:
+        census_input(),
+    output:
+        CORPUS / "gene_nonzero_counts.tsv",
+    log:
+        LOGS / "corpus" / "gene_counts.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        census=CENSUS_FLAGS,
+    shell:
+        "python -m sclong.data.corpus gene-counts {params.census} --out {output:q} 2> {log:q}"
+
+
+rule corpus_shards:
+    input:
+        census=census_input(),
+        vocabulary=rules.vocabulary.output.vocabulary,
+    output:
+        directory(CORPUS / "shards"),
+    log:
+        LOGS / "corpus" / "shards.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        census=CENSUS_FLAGS,
+        options=cli_flags(CORPUS_OPTIONS),
+    shell:
+        "python -m sclong.data.corpus build {params.census} --vocabulary {input.vocabulary:q}"
+        " {params.options} --out {output:q} 2> {log:q}"
+
+
+rule corpus:
+    default_target: False
+    input:
+        rules.corpus_shards.output,
