@@ -6,9 +6,11 @@ import gzip
 from pathlib import Path
 
 import pytest
+from goatools.obo_parser import GODag
 
 from sclong.knowledge.gaf import GafAnnotations, read_gaf
 from sclong.knowledge.genes import REQUIRED_COLUMNS, GeneTable, read_gene_table
+from sclong.knowledge.go_graph import load_go_dag
 
 # ensembl_gene_id, symbol, hgnc_symbol, biotype, chromosome, entrez, previous_symbols, alias_symbols
 SMALL_GENES = [
@@ -37,6 +39,11 @@ def small_table(tmp_path: Path) -> GeneTable:
 @pytest.fixture(scope="session")
 def real_table(shared_data: Path) -> GeneTable:
     return read_gene_table(shared_data / "genes" / "ensembl100_grch38_genes.tsv.gz")
+
+
+@pytest.fixture(scope="session")
+def real_dag(shared_data: Path) -> GODag:
+    return load_go_dag(shared_data / "go" / "go_2019-01-29.obo.gz")
 
 
 @pytest.fixture(scope="session")

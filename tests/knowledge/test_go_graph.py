@@ -154,8 +154,8 @@ def test_random_go_keeps_edges_and_redraws_weights(small_inputs, tmp_path: Path)
     assert ((weight1 >= 0) & (weight1 < 1)).all()
 
 
-def test_real_ontology_and_annotations(shared_data: Path, real_gaf, real_table):
-    dag = load_go_dag(shared_data / "go" / "go_2019-01-29.obo.gz")
+def test_real_ontology_and_annotations(real_dag, real_gaf, real_table):
+    dag = real_dag
     assert {t.namespace for t in dag.values()} == set(go_graph.NAMESPACES.values())
     annotations = real_gaf
     mapping = map_gaf_symbols(annotations, real_table)
