@@ -17,7 +17,7 @@ Co-expression recipe (the original Gene2vec trained skip-gram on pairs of co-exp
   lower vocabulary index); genes without variance take part in no pair. Each distinct unordered pair is
   one two-word "sentence"; sentences are shuffled with the seed;
 * gensim ``Word2Vec`` skip-gram (sg=1) with vector_size=dim, window=1, min_count=1, negative sampling
-  (5), ``epochs``, the seed, workers=1 and a process-independent hash, so the vectors are
+  (5), ``epochs`` (default 50), the seed, workers=1 and a process-independent hash, so the vectors are
   deterministic.
 
 Co-expression vectors are not rotated into the pretrained space; with a pretrained file they only fill
@@ -115,7 +115,7 @@ def train_coexpression_vectors(
     seed: int = 0,
     pairs_per_gene: int = 20,
     min_correlation: float = 0.1,
-    epochs: int = 10,
+    epochs: int = 50,
 ) -> dict[int, np.ndarray]:
     """Gene2vec-style vectors for the genes (columns of ``matrix``) that occur in a co-expression pair."""
     pairs = coexpression_pairs(matrix, pairs_per_gene, min_correlation)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=20000, help="cells subsampled for co-expression")
     parser.add_argument("--pairs-per-gene", type=int, default=20)
     parser.add_argument("--min-correlation", type=float, default=0.1)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=50, help="Word2Vec passes over the gene pairs")
     parser.add_argument("--random-std", type=float, default=0.01)
     parser.add_argument("--out", required=True, help=".npy matrix to write")
     parser.add_argument("--sources", required=True, help="TSV saying where each gene's vector came from")
