@@ -27,11 +27,12 @@ def to_vocabulary(block: sp.csr_matrix, lookup: np.ndarray, n_genes: int) -> sp.
     explicit zeros; the result is canonical (sorted, duplicates of one gene summed)."""
     columns = lookup[block.indices]
     keep = (columns >= 0) & (block.data != 0)
-    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-    mapped = sp.csr_matrix(
-        (block.data[keep].astype(np.float32, copy=False), columns[keep], kept_before[block.indptr]),
-        shape=(block.shape[0], n_genes),
-    )
+    if keep.all():
+        data, indptr = block.data, block.indptr
+    else:
+        data, columns = block.data[keep], columns[keep]
+        indptr = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])[block.indptr]
+    mapped = sp.csr_matrix((data.astype(np.float32, copy=False), columns, indptr), shape=(block.shape[0], n_genes))
     mapped.sum_duplicates()
     return mapped
 
