@@ -18,7 +18,7 @@ Co-expression recipe (the original Gene2vec trained skip-gram on pairs of co-exp
   one two-word "sentence"; sentences are shuffled with the seed;
 * gensim ``Word2Vec`` skip-gram (sg=1) with vector_size=dim, window=1, min_count=1, negative sampling
   (5), ``epochs`` (default 50), the seed, workers=1 and a process-independent hash, so the vectors are
-  deterministic.
+  deterministic; other settings are gensim's defaults (alpha 0.025, frequent-word downsampling 1e-3).
 
 Co-expression vectors are not rotated into the pretrained space; with a pretrained file they only fill
 genes the file lacks.
@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help=".npy matrix to write")
     parser.add_argument("--sources", required=True, help="TSV saying where each gene's vector came from")
     args = parser.parse_args(argv)
+    logging.getLogger("gensim").setLevel(logging.WARNING)  # one INFO line per epoch otherwise
     if args.pretrained and not args.gene_table:
         parser.error("--pretrained needs --gene-table")
     if args.min_correlation < 0 or args.dim < 1 or args.cells < 2 or args.pairs_per_gene < 1:
