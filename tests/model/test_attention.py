@@ -1,5 +1,6 @@
 """Both attention backends against softmax attention built from the module's own weights."""
 
+import copy
 import math
 
 import torch
@@ -95,3 +96,10 @@ def test_random_features_redraw_only_in_training():
         for _ in range(3):
             model(x)
     assert not torch.equal(matrix, start)
+
+
+def test_deepcopy_keeps_redraw_pointing_at_its_own_blocks():
+    model = encoder("performer")
+    clone = copy.deepcopy(model)
+    assert clone.proj_updater.instance is clone.net
+    assert model.proj_updater.instance is model.net

@@ -69,7 +69,7 @@ def _unregister_alias(encoder: Performer) -> None:
 class _KeepMeta(TorchFunctionMode):
     """Let ``Tensor.cpu()`` return meta tensors unchanged (FAVOR+ draws its matrix through the CPU)."""
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         if func is torch.Tensor.cpu and args[0].is_meta:
             return args[0]
         return func(*args, **(kwargs or {}))

@@ -1,0 +1,95 @@
+"""Speed and memory of embedding cells at demo model size on this CPU; prints one row per setting.
+
+Usage: python benchmarks/embed.py [--cells 512] [--genes 2000] [--batch-sizes 8,32,128] [--threads 2]
+
+Each setting runs :func:`sclong.embed.embed_anndata` in a fresh process on synthetic raw counts
+(``--cells`` x ``--genes``, var names = vocabulary IDs) with a randomly initialised model of the demo
+size (the widths of ``benchmarks/pretrain.py``), with and without gene-level output for 50 genes.
+Reported: cells/s of the whole call (normalisation, batching, forward, pooling), peak RSS of the process
+and its growth over the RSS before the call (model and data already loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+DEMO_MODEL = {
+    "gene_dim": 200,
+    "expr_hidden": 50,
+    "top_k": 256,
+    "large": {"depth": 2, "heads": 4, "dim_head": 16, "hidden": 64, "ff_mult": 2, "nb_features": 32},
+    "mini": {"depth": 1, "heads": 4, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 32},
+    "full": {"depth": 1, "heads": 4, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 32},
+}
+
+
+def peak_rss_mib() -> float:
+    """Maximum resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def run_setting(cells: int, genes: int, batch_size: int, attention: str, gene_out: bool, threads: int) -> dict:
+    """One embedding run in this (fresh) process; returns its measurements."""
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+    import torch
+
+    from sclong.embed import embed_anndata
+    from sclong.model import ModelConfig, ScLong
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    config = {**DEMO_MODEL, "n_genes": genes}
+    for name in ("large", "mini", "full"):
+        config[name] = {**config[name], "attention": attention}
+    model = ScLong(ModelConfig.from_dict(config), torch.randn(genes, 200), torch.zeros(2, 0, dtype=torch.long),
+                   torch.zeros(0)).eval()  # fmt: skip
+    ids = [f"ENSG{i:011d}" for i in range(genes)]
+    vocabulary = pd.DataFrame({"index": range(genes), "ensembl_id": ids, "symbol": [f"G{i}" for i in range(genes)]})
+    rng = np.random.default_rng(0)
+    counts = sp.random(cells, genes, density=0.1, format="csr", random_state=rng, dtype=np.float32)
+    counts.data = rng.poisson(3, counts.nnz).astype(np.float32) + 1
+    adata = ad.AnnData(counts, var=pd.DataFrame(index=ids))
+    before = current_rss_mib()
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        embed_anndata(adata, model, vocabulary, batch_size=batch_size, genes=ids[:50] if gene_out else None,
+                      gene_output=Path(scratch) / "genes.zarr" if gene_out else None)  # fmt: skip
+        seconds = time.perf_counter() - start
+    return {"cells_per_s": cells / seconds, "peak_mib": peak_rss_mib(), "growth_mib": peak_rss_mib() - before}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", type=int, default=512)
+    parser.add_argument("--genes", type=int, default=2000)
+    parser.add_argument("--batch-sizes", default="8,32,128")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    settings = [(b, "performer", False) for b in map(int, args.batch_sizes.split(","))]
+    settings += [(32, "sdpa", False), (32, "performer", True)]
+    context = multiprocessing.get_context("spawn")
+    print(f"{args.cells} cells x {args.genes} genes, demo model, {args.threads} threads")
+    print(f"{'batch':>5}  {'attention':<9}  {'genes out':>9}  {'cells/s':>8}  {'peak RSS MiB':>12}  {'growth MiB':>10}")
+    for batch_size, attention, gene_out in settings:
+        with context.Pool(1) as pool:
+            row = pool.apply(run_setting, (args.cells, args.genes, batch_size, attention, gene_out, args.threads))
+        print(f"{batch_size:>5}  {attention:<9}  {50 if gene_out else 0:>9}  {row['cells_per_s']:>8.1f}  "
+              f"{row['peak_mib']:>12.0f}  {row['growth_mib']:>10.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
