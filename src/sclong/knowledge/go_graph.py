@@ -76,7 +76,8 @@ def term_matrix(
     cols = gene_terms["go_id"].map(column).to_numpy()
     matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n_genes, len(terms)))
     if propagate:
-        links = np.array([(column[t], column[a]) for t in annotated for a in (t, *ancestors.get(t, ()))])
+        links = [(column[t], column[a]) for t in annotated for a in (t, *ancestors.get(t, ()))]
+        links = np.array(links, dtype=np.int64).reshape(-1, 2)
         closure = sp.csr_matrix(
             (np.ones(len(links), dtype=np.int32), (links[:, 0], links[:, 1])), shape=(len(terms), len(terms))
         )
@@ -100,19 +101,20 @@ def jaccard_blocks(matrix: sp.csr_matrix, block_size: int = 1024) -> Iterator[tu
         yield start, inter.toarray()
 
 
-def top_k(block: np.ndarray, first_row: int, k: int, min_jaccard: float) -> tuple[np.ndarray, ...]:
-    """Top-k columns per row of a Jaccard block (excluding the row's own gene and J <= min_jaccard).
+def top_k(block: np.ndarray, first_row: int, k: int, min_value: float) -> tuple[np.ndarray, ...]:
+    """Top-k columns per row of a similarity block (rows are genes first_row...; columns all genes).
 
-    Returns (sources, targets, weights) ordered by target, then J descending, then lower source index.
-    ``block`` is modified in place.
+    The row's own gene and values <= ``min_value`` (which must be >= 0) are excluded. Returns (sources,
+    targets, weights) ordered by target, then value descending, then lower source index. ``block`` is
+    modified in place.
     """
     rows = np.arange(block.shape[0])
     block[rows, first_row + rows] = -1.0  # no self-loops
     # The maxima of k disjoint column groups are k distinct entries, so their minimum is a lower bound
     # of the row's k-th largest value: only entries at or above it can be in the row's top k.
     groups = np.linspace(0, block.shape[1], min(k, block.shape[1]) + 1).astype(np.int64)[:-1]
-    bound = np.maximum(np.maximum.reduceat(block, groups, axis=1).min(axis=1), min_jaccard)
-    target, source = np.nonzero((block >= bound[:, None]) & (block > min_jaccard))
+    bound = np.maximum(np.maximum.reduceat(block, groups, axis=1).min(axis=1), min_value)
+    target, source = np.nonzero((block >= bound[:, None]) & (block > min_value))
     weight = block[target, source]
     order = np.lexsort((source, -weight, target))
     target, source, weight = target[order], source[order], weight[order]
