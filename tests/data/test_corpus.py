@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from conftest import GENES, as_dataset, sim, write_vocabulary
 
 from sclong.data import local_census
 from sclong.data.census import CensusSource, gene_counts, open_census
@@ -16,6 +15,7 @@ from sclong.data.corpus import CorpusOptions, build_corpus, main
 from sclong.data.normalize import normalize
 from sclong.errors import ConfigError, InputError
 from sclong.io.shards import ShardedCSR
+from tests.data.helpers import GENES, as_dataset, sim, write_vocabulary
 
 OPTIONS = CorpusOptions(min_genes_per_dataset=100, min_nonzero=50, cells_per_shard=64, block_size=50)
 

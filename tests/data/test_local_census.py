@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cellxgene_census
 import numpy as np
 import pandas as pd
 import pytest
 import scanpy as sc
-from conftest import GENES, as_dataset, sim, write_vocabulary
 
 from sclong.data import corpus, local_census, simulate
 from sclong.data.normalize import detect_kind
 from sclong.errors import InputError
-
-GENE_TABLE = Path(__file__).parents[2] / ".." / "shared" / "data" / "genes" / "ensembl100_grch38_genes.tsv.gz"
+from tests.data.helpers import GENES, as_dataset, sim, write_vocabulary
 
 
 @pytest.fixture(scope="module")
-def gene_table(tmp_path_factory):
+def gene_table(tmp_path_factory, shared_data):
     """The real gene table cut to pbmc68k_reduced's genes (by any symbol) plus 400 protein-coding genes."""
-    table = pd.read_csv(GENE_TABLE, sep="\t", dtype=str, keep_default_na=False)
+    path = shared_data / "genes" / "ensembl100_grch38_genes.tsv.gz"
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     symbols = set(sc.datasets.pbmc68k_reduced().raw.var_names)
     names = table[["symbol", "hgnc_symbol", "previous_symbols", "alias_symbols"]].agg(", ".join, axis=1)
     hits = names.str.split(", ").map(lambda items: bool(symbols.intersection(items)))
