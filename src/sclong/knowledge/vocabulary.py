@@ -77,7 +77,7 @@ def report_rows(source: str, mapping: pd.DataFrame) -> pd.DataFrame:
         if how == "ambiguous"
         else "unknown Ensembl ID"
         if query.strip().startswith("ENSG")
-        else "no current, previous or alias symbol matches"
+        else "no current, previous or alias symbol matches" + (" (GAF synonyms tried too)" if source == "go" else "")
         for how, level, gene, n, query in zip(
             rows["how"], rows["level"], rows["ensembl_id"], n_candidates, rows["query"], strict=True
         )
