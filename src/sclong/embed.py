@@ -15,7 +15,8 @@ Definitions:
   [E_g ; x'_g]`` with ``E_g`` the full-length Performer representation (``gene_dim``) and ``x'_g`` the
   decoder's reconstruction, no masking -> ``gene_dim + 1`` values (201 at paper size). Genes without a
   prediction (w/o-LEG models: outside the top-k) contribute zero.
-* Gene-level output: ``E_g`` of each chosen gene, shape cells x genes x ``gene_dim``.
+* Gene-level output: ``E_g`` of each chosen gene, shape cells x genes x ``gene_dim`` (zero vectors where
+  a w/o-LEG model made no prediction).
 * Coverage: ``input_mapped_fraction`` = input var names that map to a vocabulary gene / all var names
   (``--min-coverage`` applies to it); ``vocabulary_covered_fraction`` = distinct vocabulary genes the
   input measures / vocabulary size (reported only: panels of a few hundred genes are legitimate).

@@ -62,7 +62,7 @@ def celltypist(shared_data: Path) -> ad.AnnData:
 
 @pytest.fixture(scope="session")
 def few_cells(celltypist: ad.AnnData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 24 celltypist cells (all genes) as an .h5ad."""
+    """The first 6 celltypist cells (all genes) as an .h5ad."""
     path = tmp_path_factory.mktemp("cells") / "few.h5ad"
-    celltypist[:24].copy().write_h5ad(path)
+    celltypist[:6].copy().write_h5ad(path)
     return path
