@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sclong.errors import InputError
@@ -44,6 +45,13 @@ def test_previous_and_alias_levels(small_table):
         (None, "unmapped", "", ""),
         (None, "unmapped", "", ""),
     ]
+
+
+def test_missing_values_are_unmapped_not_the_string_nan(real_table):
+    result = map_symbols(pd.Series(["TSPAN6", None, float("nan")], dtype=object), real_table)
+    assert result["query"].tolist() == ["TSPAN6", "", ""]
+    assert result["how"].tolist() == ["current", "unmapped", "unmapped"]
+    assert map_symbols(["nan"], real_table)["how"].tolist() == ["alias"]  # NAN is a real alias symbol
 
 
 def test_ambiguous_symbols_resolve_by_biotype_then_assembly_then_id(small_table):

@@ -138,9 +138,10 @@ def map_symbols(symbols: Iterable[str], table: GeneTable) -> pd.DataFrame:
     Returns one row per query, in input order, with columns ``query``, ``ensembl_id`` (``None`` when
     unmapped), ``how`` (one of :data:`HOW_VALUES`), ``level`` (where the match was found: ``ensembl_id``,
     ``current``, ``previous``, ``alias`` or ``''``) and ``candidates`` (all matching IDs, comma+space
-    separated, in preference order; the first one is chosen).
+    separated, in preference order; the first one is chosen). Missing values (``None``, NaN) are
+    unmapped, with query ``''``.
     """
-    rows = [_map_one(str(query), table) for query in symbols]
+    rows = [_map_one("" if pd.isna(query) else str(query), table) for query in symbols]
     return pd.DataFrame(rows, columns=["query", "ensembl_id", "how", "level", "candidates"])
 
 
