@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import anndata as ad
@@ -81,3 +83,14 @@ def test_real_files_with_celltypist_genes(shared_data: Path, real_table, tmp_pat
     expressed = report[report["source"] == "top_expressed"]
     assert 0.25 < (expressed["how"] == "unmapped").sum() / len(cells.var_names) < 0.4
     assert vocab.set_index("symbol").loc["CD74", "top_expressed"] == 1
+
+
+def test_module_cli_reports_one_line_error(small_inputs, tmp_path: Path):
+    missing = tmp_path / "absent.tsv"
+    argv = ["--gene-table", str(missing), "--gaf", str(small_inputs["gaf"]), "--counts", str(small_inputs["counts"]),
+            "--top-n", "2", "--out", str(tmp_path / "v.tsv"), "--report", str(tmp_path / "r.tsv")]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "sclong.knowledge.vocabulary", *argv], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: {missing}: cannot read gene table "
+                                                f"([Errno 2] No such file or directory: '{missing}')"]  # fmt: skip
+    assert not (tmp_path / "v.tsv").exists()
