@@ -1,7 +1,11 @@
+import pytest
 import torch
+import yaml
 
+from sclong.errors import ConfigError
 from sclong.model import count_parameters, load_model, paper_model_config, save_model
 from sclong.model.checkpoint import CONFIG, WEIGHTS
+from sclong.model.size import main as size_main
 from tests.model.helpers import tiny_cells, tiny_model
 
 PAPER_TOTAL = 1.006e9
@@ -46,3 +50,18 @@ def test_paper_model_has_a_billion_parameters_on_meta():
     counts = count_parameters(paper_model_config())
     assert abs(counts["total"] - PAPER_TOTAL) / PAPER_TOTAL < 0.01, counts
     assert abs(counts["large"] - PAPER_LARGE) / PAPER_LARGE < 0.01, counts
+
+
+def test_size_command_reads_a_yaml_section(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"model": tiny_model().config.to_dict()}))
+    assert size_main(["--config", str(config), "--key", "model"]) == 0
+    total = int(capsys.readouterr().out.splitlines()[-1].split()[-1].replace(",", ""))
+    assert total == sum(p.numel() for p in tiny_model().parameters())
+
+
+def test_size_command_names_a_missing_key(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("scale: demo\n")
+    with pytest.raises(ConfigError, match="model"):
+        size_main(["--config", str(config), "--key", "model"])
