@@ -5,7 +5,7 @@ maximum of 10 per cell), Gene2vec-shaped vectors and a random top-20 graph into 
 runs ``python -m sclong.train.pretrain`` once per variant in a subprocess and reports steps/s, cells/s,
 peak RSS (of that process), wall time, and the final validation masked MSE against the gene-mean baseline.
 
-    .venv/bin/python benchmarks/pretrain.py [--steps 60] [--variants sclong wo_leg wo_go random_go]
+    .venv/bin/python benchmarks/pretrain.py [--steps 30] [--variants sclong wo_leg wo_go random_go]
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ DEMO_MODEL = {
     "mini": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
     "full": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
 }
-DEMO_TRAIN = ["--batch-size", "16", "--max-lr", "2e-3", "--min-lr", "1e-5", "--first-cycle", "60",
-              "--warmup", "5", "--val-every", "30", "--val-cells", "128", "--eval-batch-size", "32",
-              "--checkpoint-every", "30", "--log-every", "5"]  # fmt: skip
+DEMO_STEPS = 30
+DEMO_TRAIN = ["--batch-size", "16", "--max-lr", "2e-3", "--min-lr", "1e-5", "--first-cycle", str(DEMO_STEPS),
+              "--warmup", "3", "--val-every", "15", "--val-cells", "128", "--eval-batch-size", "32",
+              "--checkpoint-every", "15", "--log-every", "5"]  # fmt: skip
 
 
 def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: int = 0) -> None:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=3500)
     parser.add_argument("--genes", type=int, default=2000)
     parser.add_argument("--density", type=float, default=0.15, help="about this fraction of values non-zero")
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=DEMO_STEPS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", nargs="+", default=["sclong", "wo_leg", "wo_go", "random_go"])
     parser.add_argument("--extra", default="", help="more pretrain arguments, space-separated")
@@ -107,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         write_inputs(root, opts.cells, opts.genes, opts.density)
         results = [run(root, v, opts.steps, opts.threads, opts.extra.split()) for v in opts.variants]
     header = list(results[0])
-    print(f"{opts.cells} cells x {opts.genes} genes, {opts.steps} steps, {opts.threads} threads, "
-          f"torch threads={opts.threads}")  # fmt: skip
+    print(f"{opts.cells} cells x {opts.genes} genes, {opts.steps} steps of {DEMO_TRAIN[1]} cells, "
+          f"{opts.threads} torch threads, runs one after another")  # fmt: skip
     print(" | ".join(f"{h:>12}" for h in header))
     for row in results:
         print(" | ".join(f"{v:>12.4g}" if isinstance(v, float) else f"{v:>12}" for v in row.values()))

@@ -133,6 +133,12 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+def new_window() -> dict[str, float]:
+    """Sums over the optimizer steps since the last metrics row (kept in checkpoints, so a resumed run
+    logs the same rows)."""
+    return {"sse": 0.0, "count": 0.0, "cells": 0.0, "time": 0.0}
+
+
 class Trainer:
     """One pretraining run of ``model`` on ``corpus``; :meth:`run` returns an exit code.
 
@@ -184,6 +190,7 @@ class Trainer:
         self.gene_means: torch.Tensor | None = None
         self.last_val: tuple[float, float] | None = None
         self.lr = config.min_lr
+        self.window = new_window()
 
     # -- state -------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -198,6 +205,7 @@ class Trainer:
             "gene_means": self.gene_means,
             "elapsed_s": self.elapsed,
             "last_val": list(self.last_val) if self.last_val else None,
+            "window": self.window,
         }
 
     def resume(self) -> bool:
@@ -223,6 +231,7 @@ class Trainer:
         )
         self.rows, self.gene_means, self.elapsed = state["metrics"], state["gene_means"], state["elapsed_s"]
         self.last_val = tuple(state["last_val"]) if state["last_val"] else None
+        self.window = state["window"]
         log.info("resumed from %s (epoch %d, step %d)", path, self.epoch, self.step)
         return True
 
@@ -294,22 +303,26 @@ class Trainer:
             sse.backward()
         return torch.stack([sse.detach().double(), count.double()])
 
-    def _optimizer_step(self, totals: torch.Tensor) -> float:
-        """Normalise the accumulated gradients by the global count, clip, step; returns the step's loss."""
+    def _optimizer_step(self, totals: torch.Tensor) -> tuple[float, float]:
+        """Normalise the accumulated gradients by the global count, clip, step; returns ``(sse, count)``.
+
+        A global batch without loss positions (possible for ``wo_leg`` on tiny batches) skips the
+        parameter update; the schedule still advances.
+        """
         totals = distributed.all_reduce_sum(totals, self.ctx)
         sse, count = totals[0].item(), totals[1].item()
-        scale = self.ctx.world_size / count if count else 0.0
-        for param in self.module.parameters():
-            if param.grad is not None:
-                param.grad.mul_(scale)
-        if self.config.clip_norm:
-            nn.utils.clip_grad_norm_(self.module.parameters(), self.config.clip_norm)
         self.lr = self.optimizer.param_groups[0]["lr"]
-        self.optimizer.step()
+        if count:
+            for param in self.module.parameters():
+                if param.grad is not None:
+                    param.grad.mul_(self.ctx.world_size / count)
+            if self.config.clip_norm:
+                nn.utils.clip_grad_norm_(self.module.parameters(), self.config.clip_norm)
+            self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.config.schedule_unit == "steps":
             self.scheduler.step()
-        return sse / count if count else math.nan
+        return sse, count
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> int:
@@ -338,7 +351,6 @@ class Trainer:
             disable=not (config.progress and self.ctx.is_main),
         )
         self.module.train()
-        window_cells, window_time, window_loss = 0, 0.0, []
         while self.step < self.total_steps:
             batches = self.plan.micro_batches(self.epoch, self.step_in_epoch)
             totals = torch.zeros(2, dtype=torch.float64, device=self.ctx.device)
@@ -349,24 +361,28 @@ class Trainer:
                 totals += self._micro_step(batch, values, last)
                 if not last:
                     continue
-                loss = self._optimizer_step(totals)
+                sse, count = self._optimizer_step(totals)
                 totals = torch.zeros(2, dtype=torch.float64, device=self.ctx.device)
                 self._advance()
                 now = time.perf_counter()
-                window_time += now - started
                 self.elapsed += now - started
-                window_cells += config.batch_size
-                window_loss.append(loss)
+                for key, value in zip(
+                    ("sse", "count", "cells", "time"),
+                    (sse, count, config.batch_size, now - started),
+                    strict=True,
+                ):
+                    self.window[key] += value
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                bar.set_postfix(loss=f"{sse / count if count else math.nan:.4f}", refresh=False)
                 finished = self.step >= self.total_steps
                 validate = finished or self.step % config.val_every == 0
                 if validate or self.step % config.log_every == 0:
+                    window = self.window
                     row = {
-                        "train_loss": float(np.mean(window_loss)),
-                        "cells_per_s": window_cells / window_time,
+                        "train_loss": window["sse"] / window["count"] if window["count"] else math.nan,
+                        "cells_per_s": window["cells"] / window["time"],
                     }
-                    window_cells, window_time, window_loss = 0, 0.0, []
+                    self.window = new_window()
                     if validate:
                         val_started = time.perf_counter()
                         self.last_val = self.validate()
