@@ -56,6 +56,19 @@ def test_training_is_deterministic_and_learns_modules():
     assert cosine[same].mean() > cosine[module[:, None] != module[None, :]].mean() + 0.3
 
 
+def test_alignment_recovers_a_rotation_and_scale():
+    rng = np.random.default_rng(0)
+    rotation, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    pretrained = {i: rng.standard_normal(8).astype(np.float32) for i in range(30)}
+    coexpression = {i: (0.5 * pretrained[i] @ rotation.T).astype(np.float32) for i in range(30)}
+    held_out = pretrained.pop(29)  # a gene the pretrained file lacks: aligned from co-expression alone
+    aligned = gene2vec.align_to_pretrained(coexpression, pretrained, min_shared=8)
+    for i in range(29):
+        np.testing.assert_allclose(aligned[i], pretrained[i], atol=1e-5)
+    np.testing.assert_allclose(aligned[29], held_out, atol=1e-5)
+    assert gene2vec.align_to_pretrained(coexpression, pretrained, min_shared=100) is coexpression
+
+
 def test_assemble_prefers_pretrained_then_coexpression():
     pretrained = {0: np.ones(4, np.float32)}
     coexpression = {0: np.full(4, 2, np.float32), 1: np.full(4, 3, np.float32)}

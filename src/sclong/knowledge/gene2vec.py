@@ -20,8 +20,10 @@ Co-expression recipe (the original Gene2vec trained skip-gram on pairs of co-exp
   (5), ``epochs`` (default 50), the seed, workers=1 and a process-independent hash, so the vectors are
   deterministic; other settings are gensim's defaults (alpha 0.025, frequent-word downsampling 1e-3).
 
-Co-expression vectors are not rotated into the pretrained space; with a pretrained file they only fill
-genes the file lacks.
+With a pretrained file, the co-expression vectors (which only fill genes the file lacks) are first
+mapped into the pretrained space: an orthogonal rotation and one global scale fitted by orthogonal
+Procrustes on the genes that have both (skipped, with a warning, when fewer than ``dim`` genes are
+shared, too few to fit a dim x dim rotation).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from gensim.models import Word2Vec
+from scipy.linalg import orthogonal_procrustes
 from tqdm import tqdm
 
 from sclong.cli import run_module_main
@@ -131,6 +134,25 @@ def train_coexpression_vectors(
     return {int(word): model.wv[word].astype(np.float32) for word in model.wv.index_to_key}
 
 
+def align_to_pretrained(
+    coexpression: dict[int, np.ndarray], pretrained: dict[int, np.ndarray], min_shared: int
+) -> dict[int, np.ndarray]:
+    """Rotate and scale co-expression vectors into the pretrained space (Procrustes on shared genes)."""
+    shared = sorted(set(coexpression) & set(pretrained))
+    if len(shared) < min_shared:
+        log.warning("only %d genes have both vector kinds (< %d): co-expression vectors left unaligned",
+                    len(shared), min_shared)  # fmt: skip
+        return coexpression
+    source = np.array([coexpression[i] for i in shared], dtype=np.float64)
+    target = np.array([pretrained[i] for i in shared], dtype=np.float64)
+    rotation, singular_sum = orthogonal_procrustes(source, target)
+    scale = singular_sum / np.square(source).sum()
+    residual = np.linalg.norm(scale * source @ rotation - target) / np.linalg.norm(target)
+    log.info("co-expression vectors aligned on %d shared genes (scale %.3g, relative residual %.3f)",
+             len(shared), scale, residual)  # fmt: skip
+    return {i: (scale * vector @ rotation).astype(np.float32) for i, vector in coexpression.items()}
+
+
 def assemble(
     n_genes: int, dim: int, pretrained: dict[int, np.ndarray], coexpression: dict[int, np.ndarray], seed: int,
     random_std: float = 0.01,
@@ -185,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         coexpression = train_coexpression_vectors(
             cells, args.dim, args.seed, args.pairs_per_gene, args.min_correlation, args.epochs
         )
+        if pretrained:
+            coexpression = align_to_pretrained(coexpression, pretrained, min_shared=args.dim)
     vectors, source = assemble(len(vocab), args.dim, pretrained, coexpression, args.seed, args.random_std)
     with atomic_path(args.out) as tmp:
         np.save(tmp, vectors)
