@@ -19,7 +19,7 @@ class ScLongOutput:
 
     ``reconstruction`` [B, G]: predicted value per gene (0 where ``predicted`` is False).
     ``predicted`` [B, G] bool: genes with a prediction; all True unless ``use_leg=False``, where only
-    each cell's top-k elements are encoded.
+    each cell's top-k genes (ranked on the unmasked values, masked ones included) are encoded.
     ``representations`` [B, G, gene_dim]: full-length Performer output, "the scLong representations"
     (zero vectors where ``predicted`` is False).
     """
@@ -46,8 +46,12 @@ class ScLong(nn.Module):
     ranked per cell on the masked input; the ``top_k`` highest go through Linear(gene_dim -> large
     width), the large Performer and Linear(large width -> gene_dim), the rest through the mini
     Performer; results return to gene order and pass the full-length Performer over all genes, whose
-    output is decoded into one value per gene. ``gene2vec`` [n_genes, gene_dim] initialises the
-    gene table; ``edge_index`` [2, E] / ``edge_weight`` [E] are the GO graph.
+    output is decoded into one value per gene. Ranking uses the masked input (masked genes rank last,
+    so they go to the mini encoder), except without the mini encoder (``use_leg=False``, the w/o-LEG
+    ablation): the cell is then reduced to its top-k genes of the unmasked input, masked ones included,
+    and only those are encoded, passed to the full-length Performer and predicted.
+    ``gene2vec`` [n_genes, gene_dim] initialises the gene table; ``edge_index`` [2, E] /
+    ``edge_weight`` [E] are the GO graph.
     """
 
     def __init__(
@@ -89,7 +93,9 @@ class ScLong(nn.Module):
             mask = torch.zeros_like(values, dtype=torch.bool)
         genes = self.gene_vectors()
         elements = self.expression_encoder(values, mask) + genes
-        order = rank_elements(values, mask)
+        # w/o LEG keeps each cell's top-k genes of the unmasked input and masks within them: ranking on
+        # the masked input would leave masked genes without a prediction, so nothing could be learned.
+        order = rank_elements(values, mask if self.mini is not None else torch.zeros_like(mask))
         k = min(self.config.top_k, n_genes)
         top = order[:, :k]
         high = self.project_out(self.large(self.project_in(_gather(elements, top))))
