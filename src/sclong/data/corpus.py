@@ -82,8 +82,8 @@ def build_corpus(
     qc: Counter[str] = Counter(datasets_seen=len(datasets), cells_seen=int(datasets["n_cells"].sum()))
     records = []
     with ShardWriter(out_dir, n_genes, options.cells_per_shard) as writer:
-        streamer = _DatasetStreamer(census, source, lookup, writer, options, qc)
         with tqdm(total=qc["cells_seen"], unit="cell", desc="corpus", disable=None) as bar:
+            streamer = _DatasetStreamer(census, source, lookup, writer, options, qc, bar)
             for dataset in datasets.itertuples():
                 row = presence[dataset.dataset_soma_joinid]
                 measured = np.unique(lookup[row.indices[row.indices < len(lookup)]])
@@ -101,8 +101,8 @@ def build_corpus(
                     record.update(streamer.add(dataset.dataset_id))
                 if "dropped" in record:
                     qc["cells_in_dropped_datasets"] += record["cells_selected"]
+                    bar.update(record["cells_selected"])
                     log.warning("dropped dataset %s: %s", dataset.dataset_id, record["dropped"])
-                bar.update(record["cells_selected"])
                 records.append(record)
         if writer.n_cells == 0:
             raise InputError(source.label, f"no cell passed QC (counts: {dict(qc)})")
@@ -132,6 +132,7 @@ class _DatasetStreamer:
     writer: ShardWriter
     options: CorpusOptions
     qc: Counter[str]
+    bar: tqdm
 
     def __post_init__(self) -> None:
         self.duplicates = DuplicateFilter()
@@ -148,6 +149,7 @@ class _DatasetStreamer:
             if kind == "unknown":
                 self.qc["datasets_dropped_unknown_normalization"] += 1
                 return {"dropped": "unknown normalisation (non-integer values reaching 20)", "normalization": kind}
+            self.bar.update(block.shape[0])
             cells = to_vocabulary(block, self.lookup, self.writer.n_genes)
             enough = np.diff(cells.indptr) >= options.min_nonzero
             cells = cells[enough]
