@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 OBSM_KEY = "X_sclong"
 UNS_KEY = "sclong"
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -116,18 +117,22 @@ def embed_anndata(
     min_coverage: float = 0.5,
     batch_size: int = 32,
     normalization: str = "paper",
+    precision: str = "fp32",
     source: str = "input",
 ) -> ad.AnnData:
     """Return a copy of ``adata`` with ``obsm['X_sclong']`` (cells x (gene_dim + 1)) and ``uns['sclong']``.
 
     ``genes`` (names as in the var names' namespace, or Ensembl IDs) with ``gene_output`` also writes
-    their representations to a zarr array (cells x genes x gene_dim, one chunk per batch). ``source``
-    names the input in errors.
+    their representations to a zarr array (cells x genes x gene_dim, one chunk per batch). ``precision``
+    ``bf16`` runs the model under bfloat16 autocast (outputs stored as float32). ``source`` names the
+    input in errors.
     """
     if not 0.0 <= min_coverage <= 1.0:
         raise ConfigError("min_coverage", f"must be within [0, 1], got {min_coverage}")
     if batch_size < 1:
         raise ConfigError("batch_size", f"must be a positive integer, got {batch_size}")
+    if precision not in PRECISIONS:
+        raise ConfigError("precision", f"must be one of {PRECISIONS}, got {precision!r}")
     if normalization not in NORMALIZATIONS:
         raise ConfigError("normalization", f"must be one of {NORMALIZATIONS}, got {normalization!r}")
     if len(vocabulary) != model.config.n_genes:
@@ -145,13 +150,15 @@ def embed_anndata(
     gene_positions = _chosen_genes(genes, vocabulary, gene_table, mapping, source) if genes else None
     if (gene_positions is None) != (gene_output is None):
         raise ConfigError("genes", "--genes and --gene-output go together")
-    cells = _run(model, values, mapping.vocab_index, batch_size, gene_positions, gene_output, vocabulary)
+    cells = _run(model, values, mapping.vocab_index, batch_size, gene_positions, gene_output, vocabulary,
+                 precision == "bf16")  # fmt: skip
     out = adata.copy()
     out.obsm[OBSM_KEY] = cells
     out.uns[UNS_KEY] = {
         "coverage": mapping.coverage,
         "input_kind": kind,
         "normalization": normalization,
+        "precision": precision,
         "embedding": "sum over genes of [full-length representation ; reconstruction]",
         "model_config": json.dumps(model.config.to_dict()),
         "package_version": version("sclong"),
@@ -181,6 +188,7 @@ def _run(
     gene_positions: np.ndarray | None,
     gene_output: str | Path | None,
     vocabulary: pd.DataFrame,
+    bf16: bool,
 ) -> np.ndarray:
     """Cell vectors [cells, gene_dim + 1]; gene representations streamed to ``gene_output``."""
     n_cells, dim = values.shape[0], model.config.gene_dim
@@ -193,7 +201,7 @@ def _run(
             rows = values[start : start + batch_size]
             dense = np.zeros((rows.shape[0], model.config.n_genes), dtype=np.float32)
             dense[:, vocab_index] = rows.toarray()
-            with torch.no_grad():
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model(torch.from_numpy(dense).to(device))
                 cells[start : start + rows.shape[0]] = cell_vectors(out).float().cpu().numpy()
                 if store is not None:
@@ -251,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="cells per forward pass")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, default="paper")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: bfloat16 autocast")
     parser.add_argument("--attention", choices=("performer", "sdpa"), help="override the attention backend")
     args = parser.parse_args(argv)
 
@@ -267,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     out = embed_anndata(
         adata, model, vocabulary, gene_table=gene_table, genes=genes, gene_output=args.gene_output,
         min_coverage=args.min_coverage, batch_size=args.batch_size, normalization=args.normalization,
-        source=args.input,
+        precision=args.precision, source=args.input,
     )  # fmt: skip
     out.uns[UNS_KEY]["checkpoint_sha256"] = file_sha256(Path(args.checkpoint) / WEIGHTS)
     with atomic_path(args.output) as tmp:

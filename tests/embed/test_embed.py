@@ -50,6 +50,8 @@ def test_cell_vectors_match_the_model_and_do_not_depend_on_batch_size(celltypist
     with torch.no_grad():
         expected = model.cell_embedding(torch.from_numpy(dense)).numpy()
     np.testing.assert_allclose(b, expected, rtol=1e-5, atol=1e-4)
+    half = embed_anndata(cells, model, vocabulary, gene_table=gene_table, batch_size=5, precision="bf16")
+    np.testing.assert_allclose(half.obsm[OBSM_KEY], b, rtol=0.05, atol=0.05 * np.abs(b).max())
 
 
 def test_low_coverage_stops_with_a_clear_error(celltypist, checkpoint, vocabulary_path, gene_table):
