@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 ACCOUNT = "sclong"
+# The variables profiles/slurm reads, pointed at this cluster.
+PROFILE_ENV = {"SCLONG_SLURM_ACCOUNT": ACCOUNT, "SCLONG_SLURM_PARTITION": "cpu", "SCLONG_SLURM_GPU_PARTITION": "gpu"}
 SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Comment", "Account", "Partition", "AllocTRES")
 _UNSETTLED_STATES = {"PENDING", "CONFIGURING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "COMPLETING"}
 
@@ -71,7 +74,8 @@ def wait_for_job(job_id: str, timeout: float = 300.0) -> str:
 class SnakemakeSlurmRun:
     """One finished ``snakemake --executor slurm`` run."""
 
-    process: subprocess.CompletedProcess[str]  # stdout holds stdout and stderr together
+    returncode: int
+    output: str  # stdout and stderr together
     run_id: str | None  # the plugin's "SLURM run ID": the job name of every job it submitted
     job_ids: tuple[str, ...]  # SLURM job IDs of the jobs it submitted, in order
     started: datetime
@@ -81,7 +85,37 @@ class SnakemakeSlurmRun:
         return sacct_jobs(self.started, job_ids=self.job_ids, timeout=timeout) if self.job_ids else []
 
 
-def run_snakemake_on_slurm(
+class SnakemakeOnSlurm:
+    """A ``snakemake --executor slurm`` run in progress (see start_snakemake_on_slurm)."""
+
+    def __init__(self, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self._log = tempfile.NamedTemporaryFile(prefix="snakemake-slurm-", suffix=".log")  # closed by wait
+        self.started = datetime.now()
+        self.process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        """Everything Snakemake printed so far."""
+        return Path(self._log.name).read_text(errors="replace")
+
+    def wait(self, timeout: float = 600.0) -> SnakemakeSlurmRun:
+        """Wait for Snakemake to exit. Past ``timeout`` it is killed and TimeoutExpired raised (with its
+        output); its jobs are left to the cluster fixture's teardown, which cancels all jobs."""
+        try:
+            returncode = self.process.wait(timeout)
+        except subprocess.TimeoutExpired as error:
+            self.process.kill()
+            self.process.wait()
+            error.output = self.output()
+            raise
+        finally:
+            output = self.output()
+            self._log.close()
+        run_id = re.search(r"SLURM run ID: (\S+)", output)
+        job_ids = tuple(re.findall(r"has been submitted with SLURM jobid (\d+)", output))
+        return SnakemakeSlurmRun(returncode, output, run_id.group(1) if run_id else None, job_ids, self.started)
+
+
+def start_snakemake_on_slurm(
     workdir: Path,
     snakefile: Path,
     targets: Sequence[str] = (),
@@ -89,16 +123,15 @@ def run_snakemake_on_slurm(
     config_overrides: Mapping[str, object] | None = None,
     extra_args: Sequence[str] = (),
     jobs: int = 2,
-    timeout: float = 600.0,
-) -> SnakemakeSlurmRun:
-    """Run the Snakemake CLI of this interpreter with ``--executor slurm`` on the local test cluster.
+    env: Mapping[str, str] | None = None,
+) -> SnakemakeOnSlurm:
+    """Start the Snakemake CLI of this interpreter with ``--executor slurm`` on the local test cluster.
 
     Without ``profile_dir`` every rule defaults to account ``sclong`` and partition ``cpu`` (as
-    ``--default-resources``); with one, the profile is used as is, and a ``--default-resources`` in
-    ``extra_args`` would replace the profile's. Status checks start after 2 s (default 40 s).
-    ``config_overrides`` become ``--config key=value``. The run is never raised on: check
-    ``.process.returncode``. A run past ``timeout`` raises subprocess.TimeoutExpired; its jobs are left
-    to the cluster fixture's teardown (which cancels all jobs).
+    ``--default-resources``); with one, the profile is used as is (a ``--default-resources`` or
+    ``--set-resources`` in ``extra_args`` replaces the profile's whole option), and PROFILE_ENV points
+    its variables at this cluster. Status checks start after 2 s (plugin default 40 s).
+    ``config_overrides`` become ``--config key=value``; ``env`` is added to the environment last.
     """
     cmd = [
         sys.executable, "-m", "snakemake",
@@ -117,11 +150,31 @@ def run_snakemake_on_slurm(
     if config_overrides:
         cmd += ["--config", *(f"{key}={value}" for key, value in config_overrides.items())]
     cmd += [*extra_args, *targets]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    started = datetime.now()
-    proc = subprocess.run(
-        cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return SnakemakeOnSlurm(cmd, workdir, {**os.environ, **PROFILE_ENV, "PATH": path, **(env or {})})
+
+
+def run_snakemake_on_slurm(
+    workdir: Path,
+    snakefile: Path,
+    targets: Sequence[str] = (),
+    profile_dir: Path | None = None,
+    config_overrides: Mapping[str, object] | None = None,
+    extra_args: Sequence[str] = (),
+    jobs: int = 2,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600.0,
+) -> SnakemakeSlurmRun:
+    """start_snakemake_on_slurm(...).wait(timeout). Never raises on a failed run: check ``.returncode``."""
+    started = start_snakemake_on_slurm(
+        workdir, snakefile, targets, profile_dir, config_overrides, extra_args, jobs, env
     )
-    run_id = re.search(r"SLURM run ID: (\S+)", proc.stdout)
-    job_ids = tuple(re.findall(r"has been submitted with SLURM jobid (\d+)", proc.stdout))
-    return SnakemakeSlurmRun(proc, run_id.group(1) if run_id else None, job_ids, started)
+    return started.wait(timeout)
+
+
+def queued_jobs_of_rule(rule: str) -> list[str]:
+    """IDs of the pending or running jobs the plugin submitted for ``rule`` (their comment is rule_<rule>)."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%k"], check=True, capture_output=True, text=True).stdout
+    return [
+        job_id for job_id, comment in (line.split("|", 1) for line in out.splitlines()) if comment == f"rule_{rule}"
+    ]
