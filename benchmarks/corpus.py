@@ -47,6 +47,7 @@ def synthetic_block(rng: np.random.Generator, n_cells: int, nnz: int) -> sp.csr_
 
 def run(n_cells: int, nnz: int, block: int, mode: str, method: str, out: Path) -> dict[str, float]:
     """Stream ``n_cells`` synthetic cells through ``mode``; returns timing and peak RSS."""
+    baseline_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rng = np.random.default_rng(0)
     var = pd.DataFrame({"soma_joinid": np.arange(N_GENES), "feature_id": [f"ENSG{i:011d}" for i in range(N_GENES)]})
     vocabulary = list(rng.permutation(var["feature_id"]))  # a different gene order than the source
@@ -77,6 +78,7 @@ def run(n_cells: int, nnz: int, block: int, mode: str, method: str, out: Path) -
         "cells_per_cpu_s": n_cells / cpu,
         "nnz_per_s": n_cells * nnz / elapsed,
         "peak_rss_mib": peak_mib,
+        "baseline_rss_mib": baseline_mib,
     }
 
 
@@ -93,8 +95,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(run(int(n_cells), args.nnz, args.block, mode, method, Path(tmp) / "corpus")))
         return 0
-    columns = ("cells", "cells/s", "cells/CPU-s", "M nnz/s", "peak RSS MiB")
-    print(f"{'path':<20} {'norm':<7} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, (8, 9, 12, 8, 13), strict=True)))
+    columns = ("cells", "cells/s", "cells/CPU-s", "M nnz/s", "peak RSS MiB", "after imports")
+    widths = (8, 9, 12, 8, 13, 14)
+    print(f"{'path':<20} {'norm':<7} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for mode in ("normalise+shard", "qc+normalise+shard"):
         for method in args.methods:
             for n_cells in args.sizes:
@@ -106,7 +109,7 @@ def main() -> int:
                 print(
                     f"{mode:<20} {method:<7} {n_cells:>8} {r['cells_per_s']:>9.0f} {r['cells_per_cpu_s']:>12.0f}"
                     f" {r['nnz_per_s'] / 1e6:>8.1f}"
-                    f" {r['peak_rss_mib']:>13.0f}",
+                    f" {r['peak_rss_mib']:>13.0f} {r['baseline_rss_mib']:>14.0f}",
                     flush=True,
                 )
     return 0
