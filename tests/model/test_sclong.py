@@ -148,3 +148,11 @@ def test_backward_reaches_every_parameter():
     out = model(values, mask)
     ((out.reconstruction - values)[mask] ** 2).mean().backward()
     assert [name for name, p in model.named_parameters() if p.grad is None] == []
+
+
+def test_gene_graph_convolution_runs_once_per_forward():
+    model = tiny_model()
+    calls = []
+    model.gene_encoder.gcn.register_forward_hook(lambda *_: calls.append(1))
+    model(tiny_cells())
+    assert len(calls) == 1
