@@ -46,6 +46,17 @@ from sclong.io.shards import ShardWriter
 from sclong.knowledge.vocabulary import read_vocabulary
 
 log = logging.getLogger(__name__)
+QC_KEYS = (
+    "datasets_seen",
+    "datasets_dropped_few_genes",
+    "datasets_dropped_unknown_normalization",
+    "datasets_kept",
+    "cells_seen",
+    "cells_in_dropped_datasets",
+    "cells_dropped_low_nonzero",
+    "cells_dropped_duplicate",
+    "cells_kept",
+)
 
 
 @dataclass(frozen=True)
@@ -113,12 +124,12 @@ def build_corpus(
             "source": {**asdict(source), "value_filter": source.value_filter()},
             "vocabulary_sha256": vocabulary_hash(vocabulary_ids),
             "options": asdict(options),
-            "qc": dict(qc),
+            "qc": {key: qc[key] for key in QC_KEYS},
             "datasets": records,
             "split": {"n_train": len(train), "n_val": len(val), "seed": options.split_seed},
         }
         manifest = writer.close(extra, arrays={"train": train, "val": val})
-    log.info("corpus QC: %s", ", ".join(f"{key}={value}" for key, value in sorted(qc.items())))
+    log.info("corpus QC: %s", ", ".join(f"{key}={qc[key]}" for key in QC_KEYS))
     return manifest
 
 
