@@ -62,8 +62,7 @@ no_jobs() { [[ -z $(squeue -h -o %i) ]]; }
 dead() { ! alive "$1"; }
 
 cmd_install() {
-    if command -v slurmctld slurmdbd munged mariadbd >/dev/null \
-        && [[ $(command -v slurmctld slurmdbd munged mariadbd | wc -l) == 4 ]]; then
+    if [[ $(command -v slurmctld slurmd slurmdbd sacct munged mariadbd | wc -l) == 6 ]]; then
         log "packages already installed ($(slurmctld -V))"
         return
     fi
@@ -96,7 +95,6 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1000
 GresTypes=gpu
 JobAcctGatherType=jobacct_gather/linux
-JobAcctGatherFrequency=5
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStorageEnforce=associations
