@@ -8,6 +8,9 @@ are generated outside the timed region and pushed through
 * ``qc+normalise+shard``: the whole per-block path of the corpus build: vocabulary re-indexing,
   low-count filter, duplicate hashing, detection, normalisation and sharding.
 
+``read cells/s``: random access afterwards, ``ShardedCSR.rows`` on batches of 64 random cells (what a
+training ``DataLoader`` does; warm page cache).
+
 Each corpus size runs in a fresh process, so peak RSS is that run's own: streaming means it should be
 nearly the same for every size. ``cells/s`` is wall-clock; ``cells/CPU-s`` divides by the process's CPU
 time (one core: nothing here is multi-threaded), which is the fairer number on a shared machine.
@@ -31,9 +34,10 @@ import scipy.sparse as sp
 
 from sclong.data.normalize import detect_kind, normalize
 from sclong.data.qc import DuplicateFilter, to_vocabulary, vocabulary_lookup
-from sclong.io.shards import ShardWriter
+from sclong.io.shards import ShardedCSR, ShardWriter
 
 N_GENES = 27_874
+READ_BATCHES, READ_BATCH_SIZE = 200, 64
 
 
 def synthetic_block(rng: np.random.Generator, n_cells: int, nnz: int) -> sp.csr_matrix:
@@ -72,6 +76,12 @@ def run(n_cells: int, nnz: int, block: int, mode: str, method: str, out: Path) -
         writer.close()
         elapsed += time.perf_counter() - tic
         cpu += time.process_time() - cpu_tic
+    reader = ShardedCSR(out)
+    batches = rng.integers(0, n_cells, size=(READ_BATCHES, READ_BATCH_SIZE))
+    tic = time.perf_counter()
+    for batch in batches:
+        reader.rows(batch)
+    read_per_s = batches.size / (time.perf_counter() - tic)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "cells_per_s": n_cells / elapsed,
@@ -79,6 +89,7 @@ def run(n_cells: int, nnz: int, block: int, mode: str, method: str, out: Path) -
         "nnz_per_s": n_cells * nnz / elapsed,
         "peak_rss_mib": peak_mib,
         "baseline_rss_mib": baseline_mib,
+        "read_cells_per_s": read_per_s,
     }
 
 
@@ -95,8 +106,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(run(int(n_cells), args.nnz, args.block, mode, method, Path(tmp) / "corpus")))
         return 0
-    columns = ("cells", "cells/s", "cells/CPU-s", "M nnz/s", "peak RSS MiB", "after imports")
-    widths = (8, 9, 12, 8, 13, 14)
+    columns = ("cells", "cells/s", "cells/CPU-s", "M nnz/s", "peak RSS MiB", "after imports", "read cells/s")
+    widths = (8, 9, 12, 8, 13, 14, 13)
     print(f"{'path':<20} {'norm':<7} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for mode in ("normalise+shard", "qc+normalise+shard"):
         for method in args.methods:
@@ -109,7 +120,7 @@ def main() -> int:
                 print(
                     f"{mode:<20} {method:<7} {n_cells:>8} {r['cells_per_s']:>9.0f} {r['cells_per_cpu_s']:>12.0f}"
                     f" {r['nnz_per_s'] / 1e6:>8.1f}"
-                    f" {r['peak_rss_mib']:>13.0f} {r['baseline_rss_mib']:>14.0f}",
+                    f" {r['peak_rss_mib']:>13.0f} {r['baseline_rss_mib']:>14.0f} {r['read_cells_per_s']:>13.0f}",
                     flush=True,
                 )
     return 0
