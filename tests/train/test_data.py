@@ -17,15 +17,21 @@ def test_ranks_and_micro_batches_partition_the_global_batch():
     for world, accum in ((2, 1), (2, 2), (4, 2), (1, 4)):
         parts = [plan(rank, world, accum).micro_batches(epoch=2) for rank in range(world)]
         for step, whole in enumerate(single):
-            cells = [batch.cells for rank in range(world) for batch in parts[rank] if batch.key[1] == step]
-            assert sorted(np.concatenate(cells)) == sorted(whole.cells)
-    a, b = plan(0, 2, 2).micro_batches(epoch=0)[:2]
-    assert a.key == (0, 0, 0) and b.key == (0, 0, 1) and a.rows == slice(0, 2) and a.global_rows == 4
+            split = [batch for rank in range(world) for batch in parts[rank] if batch.step[1] == step]
+            cells = np.concatenate([batch.cells for batch in split])
+            keys = np.concatenate([batch.mask_keys for batch in split])
+            order = np.argsort(keys[:, 1])
+            np.testing.assert_array_equal(cells[order], whole.cells)  # same cells, same mask keys
+            np.testing.assert_array_equal(keys[order], whole.mask_keys)
+    a, b = plan(0, 2, 2).micro_batches(epoch=1)[:2]
+    assert a.step == (1, 0, 0) and b.step == (1, 0, 1)
+    np.testing.assert_array_equal(a.mask_keys, [[1, 0], [1, 1]])
+    np.testing.assert_array_equal(b.mask_keys, [[1, 4], [1, 5]])
 
 
 def test_resume_skips_exactly_the_consumed_steps():
     p = plan(1, 2, 2)
-    assert [b.key for b in p.micro_batches(1, 4)] == [b.key for b in p.micro_batches(1)][8:]
+    assert [b.step for b in p.micro_batches(1, 4)] == [b.step for b in p.micro_batches(1)][8:]
     assert not np.array_equal(p.order(0), p.order(1))
     assert np.array_equal(p.order(1), plan().order(1))
 
@@ -42,7 +48,8 @@ def test_eval_batches_cover_every_cell_once_whatever_the_world_size():
     for world in (1, 2, 3):
         parts = [b for rank in range(world) for b in eval_batches(cells, 10, world, rank)]
         assert sorted(np.concatenate([b.cells for b in parts])) == list(range(23))
-        assert {b.global_rows for b in parts} == {10, 3}
+        assert sorted(np.concatenate([b.mask_keys[:, 1] for b in parts])) == list(range(23))
+        assert {b.step[1] for b in parts} == {0, 1, 2}
 
 
 def test_loader_gives_dense_rows_and_column_sums(corpus):

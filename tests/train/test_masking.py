@@ -1,9 +1,10 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from sclong.train.masking import choose_masks, position_generator, squared_error_sum
+from sclong.train.masking import choose_masks, row_uniforms, squared_error_sum
 
 
 def sparse_values(rows: int = 64, genes: int = 200, seed: int = 0) -> torch.Tensor:
@@ -16,9 +17,13 @@ def sparse_values(rows: int = 64, genes: int = 200, seed: int = 0) -> torch.Tens
     return values
 
 
+def keys(rows: int, epoch: int = 0) -> np.ndarray:
+    return np.stack([np.full(rows, epoch), np.arange(rows)], axis=1)
+
+
 def test_chooses_ceil_15_percent_of_nonzeros_never_zeros():
     values = sparse_values()
-    masking = choose_masks(values, position_generator(1, 0))
+    masking = choose_masks(values, row_uniforms(1, keys(64), 200))
     nnz = (values != 0).sum(dim=1)
     expected = torch.tensor([math.ceil(0.15 * n) for n in nnz.tolist()])
     assert torch.equal(masking.chosen.sum(dim=1), expected)
@@ -29,26 +34,21 @@ def test_chooses_ceil_15_percent_of_nonzeros_never_zeros():
 
 def test_mask_token_fraction_is_about_90_percent():
     values = sparse_values(rows=512, genes=400)
-    masking = choose_masks(values, position_generator(3, 1))
+    masking = choose_masks(values, row_uniforms(3, keys(512), 400))
     fraction = masking.mask.sum() / masking.chosen.sum()
     assert 0.87 < fraction.item() < 0.93
 
 
-def test_deterministic_and_position_dependent():
-    values = sparse_values()
-    a = choose_masks(values, position_generator(7, 0, 3, 1))
-    b = choose_masks(values, position_generator(7, 0, 3, 1))
-    c = choose_masks(values, position_generator(7, 0, 3, 2))
-    assert torch.equal(a.chosen, b.chosen) and torch.equal(a.mask, b.mask)
-    assert not torch.equal(a.chosen, c.chosen)
-
-
-def test_row_slices_match_the_global_batch():
+def test_masks_depend_only_on_seed_and_key():
     values = sparse_values(rows=8)
-    whole = choose_masks(values, position_generator(0, 5))
-    for rows in (slice(0, 4), slice(4, 8), slice(2, 6)):
-        part = choose_masks(values[rows], position_generator(0, 5), rows=rows, global_rows=8)
+    whole = choose_masks(values, row_uniforms(7, keys(8), 200))
+    again = choose_masks(values, row_uniforms(7, keys(8), 200))
+    assert torch.equal(whole.chosen, again.chosen) and torch.equal(whole.mask, again.mask)
+    for rows in (slice(0, 4), slice(4, 8), slice(2, 6)):  # any split of the batch: same masks
+        part = choose_masks(values[rows], row_uniforms(7, keys(8)[rows], 200))
         assert torch.equal(part.chosen, whole.chosen[rows]) and torch.equal(part.mask, whole.mask[rows])
+    assert not torch.equal(choose_masks(values, row_uniforms(7, keys(8, epoch=1), 200)).chosen, whole.chosen)
+    assert not torch.equal(choose_masks(values, row_uniforms(8, keys(8), 200)).chosen, whole.chosen)
 
 
 def test_squared_error_sum_counts_chosen_predicted_positions():
@@ -61,7 +61,8 @@ def test_squared_error_sum_counts_chosen_predicted_positions():
 
 
 def test_rejects_bad_arguments():
+    values = sparse_values(rows=4)
     with pytest.raises(ValueError):
-        choose_masks(sparse_values(), position_generator(0), mask_prob=0.0)
+        choose_masks(values, row_uniforms(0, keys(4), 200), mask_prob=0.0)
     with pytest.raises(ValueError):
-        choose_masks(sparse_values(rows=4), position_generator(0), rows=slice(2, 6), global_rows=5)
+        choose_masks(values, row_uniforms(0, keys(3), 200))

@@ -148,6 +148,13 @@ def test_ddp_two_ranks_match_one_rank(corpus, knowledge, reference, tmp_path):
     assert json.loads((out / "train_config.json").read_text())["world_size"] == 2
 
 
+def test_gradient_accumulation_matches_one_micro_batch(corpus, knowledge, reference, tmp_path):
+    out = tmp_path / "accum"
+    assert pretrain(command(corpus, knowledge, out, "--grad-accum", "4")).wait() == 0
+    for one, four in zip(metrics(reference), metrics(out), strict=True):
+        assert float(four["train_loss"]) == pytest.approx(float(one["train_loss"]), rel=1e-4), one["step"]
+
+
 @pytest.mark.parametrize("variant", ["wo_leg", "wo_go"])
 def test_ablation_variants_train(corpus, knowledge, tmp_path, variant):
     out = tmp_path / variant

@@ -24,16 +24,16 @@ from sclong.io.shards import ShardedCSR
 
 @dataclass(frozen=True)
 class MicroBatch:
-    """One process's part of one micro-batch: ``cells`` are rows ``rows`` of the micro-batch's global rows.
+    """One process's part of one micro-batch.
 
-    ``key`` identifies the micro-batch for the masking generator; ``global_rows`` is its size over all
-    processes.
+    ``step`` is ``(epoch, step, micro)`` for training and ``(-1, batch, 0)`` for evaluation; ``mask_keys``
+    ([cells, 2]) name each cell's place in the data stream, ``(epoch, position in the epoch's order)``
+    (``epoch`` -1: position in the held-out list), and seed its mask (:func:`~sclong.train.masking.row_uniforms`).
     """
 
-    key: tuple[int, ...]
+    step: tuple[int, int, int]
     cells: np.ndarray
-    rows: slice
-    global_rows: int
+    mask_keys: np.ndarray
 
 
 def load_split(corpus_dir: str | Path, split: str, n_cells: int) -> np.ndarray:
@@ -124,22 +124,25 @@ class EpochBatches(Sequence[MicroBatch]):
         step += self.start_step
         global_micro = self.plan.global_batch // self.plan.grad_accum
         first = step * self.plan.global_batch + micro * global_micro
-        cells = self.order[first + self.rows.start : first + self.rows.stop]
-        return MicroBatch((self.epoch, step, micro), cells, self.rows, global_micro)
+        positions = np.arange(first + self.rows.start, first + self.rows.stop)
+        keys = np.stack([np.full_like(positions, self.epoch), positions], axis=1)
+        return MicroBatch((self.epoch, step, micro), self.order[positions], keys)
 
 
 def eval_batches(cells: np.ndarray, batch_size: int, world_size: int, rank: int) -> list[MicroBatch]:
     """This process's part of consecutive batches of ``batch_size`` held-out cells (in order, none dropped).
 
-    Masks are keyed by batch number and drawn for the whole batch, so the result does not depend on the
-    number of processes. A process whose part of a batch is empty gets no entry for it.
+    Masks are keyed by position in ``cells``, so they do not depend on the number of processes or the
+    batch size. A process whose part of a batch is empty gets no entry for it.
     """
     out = []
     for number, first in enumerate(range(0, len(cells), batch_size)):
         batch = cells[first : first + batch_size]
         rows = _even_slice(len(batch), world_size, rank)
         if rows.stop > rows.start:
-            out.append(MicroBatch((-1, number), batch[rows], rows, len(batch)))
+            positions = np.arange(first + rows.start, first + rows.stop)
+            keys = np.stack([np.full_like(positions, -1), positions], axis=1)
+            out.append(MicroBatch((-1, number, 0), cells[positions], keys))
     return out
 
 

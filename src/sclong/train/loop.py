@@ -32,7 +32,7 @@ from sclong.errors import ConfigError
 from sclong.io.shards import ShardedCSR
 from sclong.train import checkpoint, distributed
 from sclong.train.data import MicroBatch, TrainPlan, column_sums, eval_batches, loader
-from sclong.train.masking import choose_masks, position_generator, squared_error_sum
+from sclong.train.masking import choose_masks, row_uniforms, squared_error_sum
 from sclong.train.metrics import MetricsLog
 from sclong.train.schedule import WarmRestartCosine
 
@@ -282,11 +282,9 @@ class Trainer:
     def _masking(self, batch: MicroBatch, values: torch.Tensor) -> Any:
         return choose_masks(
             values,
-            position_generator(self.config.seed, *batch.key),
+            row_uniforms(self.config.seed, batch.mask_keys, values.shape[1]),
             self.config.mask_prob,
             self.config.mask_token_prob,
-            rows=batch.rows,
-            global_rows=batch.global_rows,
         )
 
     def _loader(self, batches: Sequence[MicroBatch]) -> torch.utils.data.DataLoader:
@@ -356,7 +354,7 @@ class Trainer:
             totals = torch.zeros(2, dtype=torch.float64, device=self.ctx.device)
             started = time.perf_counter()
             for batch, values in zip(batches, self._loader(batches), strict=True):
-                last = batch.key[2] == config.grad_accum - 1
+                last = batch.step[2] == config.grad_accum - 1
                 values = values.to(self.ctx.device, non_blocking=True)
                 totals += self._micro_step(batch, values, last)
                 if not last:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -22,50 +23,43 @@ class Masking:
     mask: torch.Tensor
 
 
-def position_generator(seed: int, *position: int) -> torch.Generator:
-    """A CPU generator whose state depends only on ``seed`` and ``position`` (e.g. epoch, step, micro).
+def row_uniforms(seed: int, keys: np.ndarray, n_genes: int) -> torch.Tensor:
+    """Uniform numbers [2, B, n_genes] on the CPU; row ``i`` comes from a generator seeded by
+    ``(seed, *keys[i])``.
 
-    Tying the random stream to the data position makes masks independent of how many processes share
-    the batch and makes resume trivial: there is no masking RNG state to save.
+    ``keys`` ([B, k] integers) name each cell's place in the data stream (e.g. epoch and position in
+    the epoch's order), so a cell gets the same mask however the global batch is split across processes
+    and accumulation steps, and a resumed run needs no masking RNG state.
     """
-    key = ",".join(str(int(v)) for v in (seed, *position)).encode()
-    digest = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") & (2**63 - 1)
-    return torch.Generator().manual_seed(digest)
+    keys = np.asarray(keys, dtype=np.int64).reshape(len(keys), -1)
+    out = torch.empty(len(keys), 2, n_genes)
+    generator = torch.Generator()
+    for i, key in enumerate(keys):
+        text = ",".join(map(str, (int(seed), *key.tolist()))).encode()
+        generator.manual_seed(int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 1)
+        torch.rand(2, n_genes, generator=generator, out=out[i])
+    return out.transpose(0, 1)
 
 
 def choose_masks(
-    values: torch.Tensor,
-    generator: torch.Generator,
-    mask_prob: float = 0.15,
-    mask_token_prob: float = 0.9,
-    rows: slice | None = None,
-    global_rows: int | None = None,
+    values: torch.Tensor, uniforms: torch.Tensor, mask_prob: float = 0.15, mask_token_prob: float = 0.9
 ) -> Masking:
-    """Choose the masked positions of ``values`` ([B, G]) with ``generator`` (a CPU generator).
-
-    ``rows`` selects this process's slice of a global batch of ``global_rows`` rows: the random numbers
-    are drawn for the whole global batch and sliced, so a cell gets the same mask whichever process
-    handles it.
-    """
+    """Choose the masked positions of ``values`` ([B, G]) from ``uniforms`` ([2, B, G], see
+    :func:`row_uniforms`): the first half ranks the non-zero values, the second decides [MASK] vs keep."""
     if not 0.0 < mask_prob <= 1.0 or not 0.0 <= mask_token_prob <= 1.0:
         raise ValueError("mask_prob must be in (0, 1] and mask_token_prob in [0, 1]")
-    rows = rows or slice(0, values.shape[0])
-    n_global = values.shape[0] if global_rows is None else global_rows
-    if rows.stop - rows.start != values.shape[0] or rows.stop > n_global:
-        raise ValueError(f"rows {rows} do not fit {values.shape[0]} values in a batch of {n_global}")
-    scores = torch.rand(n_global, values.shape[1], generator=generator)[rows]
-    keep_draw = torch.rand(n_global, values.shape[1], generator=generator)[rows]
-    scores, keep_draw = scores.to(values.device), keep_draw.to(values.device)
+    if uniforms.shape != (2, *values.shape):
+        raise ValueError(
+            f"uniforms have shape {tuple(uniforms.shape)}, expected (2, {values.shape[0]}, {values.shape[1]})"
+        )
+    scores, keep_draw = uniforms.to(values.device, non_blocking=True).unbind(0)
     nonzero = values != 0
     n_choose = torch.ceil(nonzero.sum(dim=1, dtype=torch.float64) * mask_prob).to(torch.long)
-    scores = scores.masked_fill(~nonzero, 2.0)
-    order = scores.argsort(dim=1)
-    rank = torch.empty_like(order).scatter_(
-        1, order, torch.arange(values.shape[1], device=values.device).expand_as(order).contiguous()
-    )
+    order = scores.masked_fill(~nonzero, 2.0).argsort(dim=1)
+    positions = torch.arange(values.shape[1], device=values.device).expand_as(order).contiguous()
+    rank = torch.empty_like(order).scatter_(1, order, positions)
     chosen = (rank < n_choose[:, None]) & nonzero
-    mask = chosen & (keep_draw < mask_token_prob)
-    return Masking(chosen=chosen, mask=mask)
+    return Masking(chosen=chosen, mask=chosen & (keep_draw < mask_token_prob))
 
 
 def squared_error_sum(
