@@ -9,7 +9,8 @@ are generated outside the timed region and pushed through
   low-count filter, duplicate hashing, detection, normalisation and sharding.
 
 ``read cells/s``: random access afterwards, ``ShardedCSR.rows`` on batches of 64 random cells (what a
-training ``DataLoader`` does; warm page cache).
+training ``DataLoader`` does; warm page cache). Peak RSS is taken before this read phase, whose
+memory-mapped pages (page cache, reclaimable) would otherwise count as resident.
 
 Each corpus size runs in a fresh process, so peak RSS is that run's own: streaming means it should be
 nearly the same for every size. ``cells/s`` is wall-clock; ``cells/CPU-s`` divides by the process's CPU
@@ -76,13 +77,13 @@ def run(n_cells: int, nnz: int, block: int, mode: str, method: str, out: Path) -
         writer.close()
         elapsed += time.perf_counter() - tic
         cpu += time.process_time() - cpu_tic
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     reader = ShardedCSR(out)
     batches = rng.integers(0, n_cells, size=(READ_BATCHES, READ_BATCH_SIZE))
     tic = time.perf_counter()
     for batch in batches:
         reader.rows(batch)
     read_per_s = batches.size / (time.perf_counter() - tic)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "cells_per_s": n_cells / elapsed,
         "cells_per_cpu_s": n_cells / cpu,
