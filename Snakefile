@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/resources.smk"
 include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/corpus.smk"
+include: "workflow/rules/pretrain.smk"
 
 
 rule all:

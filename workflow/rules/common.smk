@@ -1,4 +1,5 @@
 # Configuration checks and helpers shared by every rule file.
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ RESULTS = Path("results")
 LOGS = RESULTS / "logs"
 KNOWLEDGE = RESULTS / "knowledge"
 CORPUS = RESULTS / "corpus"
+PRETRAIN = RESULTS / "pretrain"
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
 try:
@@ -26,6 +28,11 @@ except ConfigError as err:
     sys.exit(1)
 
 LOCAL_CENSUS = config["corpus"]["local_census"]
+PRETRAIN_OPTIONS = {
+    key: value
+    for key, value in config["pretrain"].items()
+    if key not in ("variants", "threads")
+}
 
 
 # Rules run `python -m sclong...`: from the rule's conda env on a cluster, else from the Python
@@ -88,6 +95,11 @@ CORPUS_OPTIONS = {
 }
 
 
+def pretrained_weights(variant):
+    """Weights of one model variant."""
+    return PRETRAIN / variant / "model.safetensors"
+
+
 def all_targets():
     """Everything `snakemake all` builds at the configured scale."""
-    return [*rules.knowledge.input, *rules.corpus.input]
+    return [*rules.knowledge.input, *rules.corpus.input, *rules.pretrain_all.input]

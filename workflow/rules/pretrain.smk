@@ -1,0 +1,61 @@
+# Pretraining: one run per trained variant; Random LEG is derived from the sclong checkpoint.
+
+
+rule pretrain:
+    input:
+        corpus=rules.corpus_shards.output[0],
+        gene2vec=rules.gene2vec.output.matrix,
+        go_graph=lambda w: (
+            rules.go_graph_random.output[0]
+            if w.variant == "random_go"
+            else rules.go_graph.output[0]
+        ),
+    output:
+        weights=PRETRAIN / "{variant}" / "model.safetensors",
+        model_config=PRETRAIN / "{variant}" / "model_config.json",
+        metrics=PRETRAIN / "{variant}" / "metrics.csv",
+    log:
+        LOGS / "pretrain" / "{variant}.log",
+    wildcard_constraints:
+        variant="sclong|wo_leg|wo_go|random_go",
+    conda:
+        "../../envs/torch.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=0,
+    params:
+        out=lambda w: PRETRAIN / w.variant,
+        model=shlex.quote(json.dumps(config["model"])),
+        flags=cli_flags(PRETRAIN_OPTIONS),
+        processes=lambda w, resources: max(resources.gpu, 1),
+    shell:
+        "python -m sclong.train.launch --nproc-per-node {params.processes} --"
+        " --corpus {input.corpus:q} --gene2vec {input.gene2vec:q} --go-graph {input.go_graph:q}"
+        " --model-config {params.model} --variant {wildcards.variant} --out {params.out:q}"
+        " --threads {threads} {params.flags} --no-progress 2> {log:q}"
+
+
+rule random_leg:
+    input:
+        rules.pretrain.output.weights.format(variant="sclong"),
+        rules.pretrain.output.model_config.format(variant="sclong"),
+    output:
+        weights=PRETRAIN / "random_leg" / "model.safetensors",
+        model_config=PRETRAIN / "random_leg" / "model_config.json",
+    log:
+        LOGS / "pretrain" / "random_leg.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        source=PRETRAIN / "sclong",
+        out=PRETRAIN / "random_leg",
+        seed=config["pretrain"]["seed"],
+    shell:
+        "python -m sclong.model.random_leg --checkpoint {params.source:q} --seed {params.seed}"
+        " --out {params.out:q} 2> {log:q}"
+
+
+rule pretrain_all:
+    default_target: False
+    input:
+        [pretrained_weights(variant) for variant in config["pretrain"]["variants"]],
