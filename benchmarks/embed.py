@@ -1,10 +1,11 @@
 """Speed and memory of embedding cells at demo model size on this CPU; prints one row per setting.
 
 Usage: python benchmarks/embed.py [--cells 512] [--genes 2000] [--batch-sizes 8,32,128] [--threads 2]
+                                  [--config config/config.yaml]
 
 Each setting runs :func:`sclong.embed.embed_anndata` in a fresh process on synthetic raw counts
 (``--cells`` x ``--genes``, var names = vocabulary IDs) with a randomly initialised model of the demo
-size (the widths of ``benchmarks/pretrain.py``), with and without gene-level output for 50 genes.
+size (the ``model`` section of ``--config``), with and without gene-level output for 50 genes.
 Reported: cells/s of the whole call (normalisation, batching, forward, pooling), peak RSS of the process
 and its growth over the RSS before the call (model and data already loaded).
 """
@@ -18,14 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-DEMO_MODEL = {
-    "gene_dim": 200,
-    "expr_hidden": 50,
-    "top_k": 256,
-    "large": {"depth": 2, "heads": 4, "dim_head": 16, "hidden": 64, "ff_mult": 2, "nb_features": 32},
-    "mini": {"depth": 1, "heads": 4, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 32},
-    "full": {"depth": 1, "heads": 4, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 32},
-}
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def demo_model(config: Path, n_genes: int) -> dict:
+    """The ``model`` section of the workflow config (the demo sizes) with ``n_genes`` set."""
+    return {**yaml.safe_load(config.read_text())["model"], "n_genes": n_genes}
 
 
 def peak_rss_mib() -> float:
@@ -38,7 +39,9 @@ def current_rss_mib() -> float:
         return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def run_setting(cells: int, genes: int, batch_size: int, attention: str, gene_out: bool, threads: int) -> dict:
+def run_setting(
+    model_config: dict, cells: int, batch_size: int, attention: str, gene_out: bool, threads: int
+) -> dict:
     """One embedding run in this (fresh) process; returns its measurements."""
     import anndata as ad
     import numpy as np
@@ -51,11 +54,11 @@ def run_setting(cells: int, genes: int, batch_size: int, attention: str, gene_ou
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    config = {**DEMO_MODEL, "n_genes": genes}
+    genes, config = model_config["n_genes"], dict(model_config)
     for name in ("large", "mini", "full"):
         config[name] = {**config[name], "attention": attention}
-    model = ScLong(ModelConfig.from_dict(config), torch.randn(genes, 200), torch.zeros(2, 0, dtype=torch.long),
-                   torch.zeros(0)).eval()  # fmt: skip
+    no_edges = (torch.zeros(2, 0, dtype=torch.long), torch.zeros(0))
+    model = ScLong(ModelConfig.from_dict(config), torch.randn(genes, config["gene_dim"]), *no_edges).eval()
     ids = [f"ENSG{i:011d}" for i in range(genes)]
     vocabulary = pd.DataFrame({"index": range(genes), "ensembl_id": ids, "symbol": [f"G{i}" for i in range(genes)]})
     rng = np.random.default_rng(0)
@@ -77,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--genes", type=int, default=2000)
     parser.add_argument("--batch-sizes", default="8,32,128")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml")
     args = parser.parse_args(argv)
+    model_config = demo_model(args.config, args.genes)
     settings = [(b, "performer", False) for b in map(int, args.batch_sizes.split(","))]
     settings += [(32, "sdpa", False), (32, "performer", True)]
     context = multiprocessing.get_context("spawn")
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'batch':>5}  {'attention':<9}  {'genes out':>9}  {'cells/s':>8}  {'peak RSS MiB':>12}  {'growth MiB':>10}")
     for batch_size, attention, gene_out in settings:
         with context.Pool(1) as pool:
-            row = pool.apply(run_setting, (args.cells, args.genes, batch_size, attention, gene_out, args.threads))
+            row = pool.apply(run_setting, (model_config, args.cells, batch_size, attention, gene_out, args.threads))
         print(f"{batch_size:>5}  {attention:<9}  {50 if gene_out else 0:>9}  {row['cells_per_s']:>8.1f}  "
               f"{row['peak_mib']:>12.0f}  {row['growth_mib']:>10.0f}")
     return 0
