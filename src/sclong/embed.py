@@ -16,7 +16,8 @@ Definitions:
   decoder's reconstruction, no masking -> ``gene_dim + 1`` values (201 at paper size). Genes without a
   prediction (w/o-LEG models: outside the top-k) contribute zero.
 * Gene-level output: ``E_g`` of each chosen gene, shape cells x genes x ``gene_dim`` (zero vectors where
-  a w/o-LEG model made no prediction).
+  a w/o-LEG model made no prediction), or with ``--gene-reduce mean`` its mean over the features
+  (cells x genes). ``--genes all`` takes every input gene found in the vocabulary.
 * Coverage: ``input_mapped_fraction`` = input var names that map to a vocabulary gene / all var names
   (``--min-coverage`` applies to it); ``vocabulary_covered_fraction`` = distinct vocabulary genes the
   input measures / vocabulary size (reported only: panels of a few hundred genes are legitimate).
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 OBSM_KEY = "X_sclong"
 UNS_KEY = "sclong"
 PRECISIONS = ("fp32", "bf16")
+GENE_REDUCTIONS = ("none", "mean")
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,30 @@ def map_to_vocabulary(
     return GeneMapping(var_index, vocab_index, table, coverage)
 
 
+@dataclass(frozen=True)
+class GeneOutput:
+    """Gene-level output: vocabulary ``positions`` (named ``names``) to a zarr array at ``path``.
+
+    ``reduce`` ``none`` keeps the full vectors (cells x genes x gene_dim); ``mean`` stores their mean over
+    the gene_dim features (cells x genes), the per-gene value the drug-response, drug-combination and
+    GRN tasks use.
+    """
+
+    path: Path
+    positions: np.ndarray
+    names: list[str]
+    reduce: str = "none"
+
+
 def embed_anndata(
     adata: ad.AnnData,
     model: ScLong,
     vocabulary: pd.DataFrame,
     *,
     gene_table: GeneTable | None = None,
-    genes: list[str] | None = None,
+    genes: list[str] | str | None = None,
     gene_output: str | Path | None = None,
+    gene_reduce: str = "none",
     min_coverage: float = 0.5,
     batch_size: int = 32,
     normalization: str = "paper",
@@ -122,19 +140,22 @@ def embed_anndata(
 ) -> ad.AnnData:
     """Return a copy of ``adata`` with ``obsm['X_sclong']`` (cells x (gene_dim + 1)) and ``uns['sclong']``.
 
-    ``genes`` (names as in the var names' namespace, or Ensembl IDs) with ``gene_output`` also writes
-    their representations to a zarr array (cells x genes x gene_dim, one chunk per batch). ``precision``
-    ``bf16`` runs the model under bfloat16 autocast (outputs stored as float32). ``source`` names the
-    input in errors.
+    ``genes`` (names as in the var names' namespace, or Ensembl IDs; ``"all"``: every input gene in the
+    vocabulary, in var order) with ``gene_output`` also writes their representations to a zarr array
+    (one chunk per batch; ``gene_reduce`` as in :class:`GeneOutput`). ``precision`` ``bf16`` runs the
+    model under bfloat16 autocast (outputs stored as float32). ``source`` names the input in errors.
     """
     if not 0.0 <= min_coverage <= 1.0:
         raise ConfigError("min_coverage", f"must be within [0, 1], got {min_coverage}")
     if batch_size < 1:
         raise ConfigError("batch_size", f"must be a positive integer, got {batch_size}")
-    if precision not in PRECISIONS:
-        raise ConfigError("precision", f"must be one of {PRECISIONS}, got {precision!r}")
-    if normalization not in NORMALIZATIONS:
-        raise ConfigError("normalization", f"must be one of {NORMALIZATIONS}, got {normalization!r}")
+    choices = {"precision": (precision, PRECISIONS), "normalization": (normalization, NORMALIZATIONS),
+               "gene_reduce": (gene_reduce, GENE_REDUCTIONS)}  # fmt: skip
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(key, f"must be one of {allowed}, got {value!r}")
+    if (genes is None) != (gene_output is None):
+        raise ConfigError("genes", "genes and gene_output go together")
     if len(vocabulary) != model.config.n_genes:
         raise InputError(source, f"vocabulary has {len(vocabulary)} genes, the model {model.config.n_genes}")
     mapping = map_to_vocabulary(adata.var_names, vocabulary, gene_table)
@@ -147,11 +168,15 @@ def embed_anndata(
     if kind == "unknown":
         raise InputError(source, "values are neither raw counts nor log1p-normalised (max >= 20, non-integer)")
     values = normalize(matrix, kind, normalization)[:, mapping.var_index].tocsr()
-    gene_positions = _chosen_genes(genes, vocabulary, gene_table, mapping, source) if genes else None
-    if (gene_positions is None) != (gene_output is None):
-        raise ConfigError("genes", "--genes and --gene-output go together")
-    cells = _run(model, values, mapping.vocab_index, batch_size, gene_positions, gene_output, vocabulary,
-                 precision == "bf16")  # fmt: skip
+    output = None
+    if genes is not None and gene_output is not None:
+        if genes == "all":
+            names = [str(adata.var_names[i]) for i in mapping.var_index]
+            output = GeneOutput(Path(gene_output), mapping.vocab_index, names, gene_reduce)
+        else:
+            positions = _chosen_genes(list(genes), vocabulary, gene_table, mapping, source)
+            output = GeneOutput(Path(gene_output), positions, list(genes), gene_reduce)
+    cells = _run(model, values, mapping.vocab_index, batch_size, output, vocabulary, precision == "bf16")
     out = adata.copy()
     out.obsm[OBSM_KEY] = cells
     out.uns[UNS_KEY] = {
@@ -185,18 +210,17 @@ def _run(
     values: sp.csr_matrix,
     vocab_index: np.ndarray,
     batch_size: int,
-    gene_positions: np.ndarray | None,
-    gene_output: str | Path | None,
+    output: GeneOutput | None,
     vocabulary: pd.DataFrame,
     bf16: bool,
 ) -> np.ndarray:
-    """Cell vectors [cells, gene_dim + 1]; gene representations streamed to ``gene_output``."""
+    """Cell vectors [cells, gene_dim + 1]; gene representations streamed to ``output``."""
     n_cells, dim = values.shape[0], model.config.gene_dim
     device = next(model.parameters()).device
     model.eval()
     cells = np.zeros((n_cells, dim + 1), dtype=np.float32)
-    chosen_rows = vocabulary.iloc[gene_positions] if gene_positions is not None else None
-    with _gene_store(gene_output, n_cells, chosen_rows, batch_size, dim) as store:
+    positions = torch.as_tensor(output.positions, device=device) if output else None
+    with _gene_store(output, n_cells, batch_size, dim, vocabulary) as store:
         for start in tqdm(range(0, n_cells, batch_size), desc="embedding", unit="batch", disable=None):
             rows = values[start : start + batch_size]
             dense = np.zeros((rows.shape[0], model.config.n_genes), dtype=np.float32)
@@ -205,25 +229,30 @@ def _run(
                 out = model(torch.from_numpy(dense).to(device))
                 cells[start : start + rows.shape[0]] = cell_vectors(out).float().cpu().numpy()
                 if store is not None:
-                    chosen = out.representations[:, torch.as_tensor(gene_positions, device=device)]
-                    store[start : start + rows.shape[0]] = chosen.float().cpu().numpy()
+                    chosen = out.representations[:, positions].float()
+                    chosen = chosen.mean(-1) if output.reduce == "mean" else chosen
+                    store[start : start + rows.shape[0]] = chosen.cpu().numpy()
     return cells
 
 
 @contextlib.contextmanager
 def _gene_store(
-    path: str | Path | None, n_cells: int, genes: pd.DataFrame, chunk: int, dim: int
+    output: GeneOutput | None, n_cells: int, chunk: int, dim: int, vocabulary: pd.DataFrame
 ) -> Iterator[zarr.Array | None]:
-    """A float32 zarr array cells x genes x dim (one chunk per batch), renamed onto ``path`` on success."""
-    if path is None:
+    """The float32 zarr array of ``output`` (one chunk per batch), renamed onto its path on success."""
+    if output is None:
         yield None
         return
-    with atomic_path(path, directory=True) as tmp:
+    rows = vocabulary.iloc[output.positions]
+    shape = (n_cells, len(rows)) if output.reduce == "mean" else (n_cells, len(rows), dim)
+    dimensions = ["cell", "gene"] if output.reduce == "mean" else ["cell", "gene", "feature"]
+    with atomic_path(output.path, directory=True) as tmp:
         yield zarr.create_array(
-            store=str(tmp), shape=(n_cells, len(genes), dim), dtype="float32",
-            chunks=(max(min(chunk, n_cells), 1), len(genes), dim), overwrite=True,
-            attributes={"dimensions": ["cell", "gene", "feature"], "ensembl_id": genes["ensembl_id"].tolist(),
-                        "symbol": genes["symbol"].tolist()},
+            store=str(tmp), shape=shape, dtype="float32", chunks=(max(min(chunk, n_cells), 1), *shape[1:]),
+            overwrite=True, attributes={
+                "dimensions": dimensions, "reduce": output.reduce, "name": output.names,
+                "ensembl_id": rows["ensembl_id"].tolist(), "symbol": rows["symbol"].tolist(),
+            },
         )  # fmt: skip
 
 
@@ -253,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vocabulary", required=True, help="vocabulary.tsv the model was trained on")
     parser.add_argument("--gene-table", help="gene table TSV(.gz) to resolve previous and alias symbols")
     parser.add_argument("-o", "--output", required=True, help="output .h5ad (a copy of the input + X_sclong)")
-    parser.add_argument("--genes", help="comma-separated genes whose representations to write")
+    parser.add_argument("--genes", help="comma-separated genes whose representations to write, or 'all'")
     parser.add_argument("--gene-output", help="zarr directory for the --genes representations")
+    parser.add_argument("--gene-reduce", choices=GENE_REDUCTIONS, default="none",
+                        help="mean: store the mean over the gene_dim features (cells x genes)")
     parser.add_argument("--min-coverage", type=float, default=0.5, help="minimum fraction of var names mapped")
     parser.add_argument("--batch-size", type=int, default=32, help="cells per forward pass")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, default="paper")
@@ -272,11 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.checkpoint, map_location=args.device, attention=args.attention)
     vocabulary = read_vocabulary(args.vocabulary)
     gene_table = read_gene_table(args.gene_table) if args.gene_table else None
-    genes = [g.strip() for g in args.genes.split(",") if g.strip()] if args.genes else None
+    genes = args.genes if args.genes in (None, "all") else [g.strip() for g in args.genes.split(",") if g.strip()]
     out = embed_anndata(
         adata, model, vocabulary, gene_table=gene_table, genes=genes, gene_output=args.gene_output,
-        min_coverage=args.min_coverage, batch_size=args.batch_size, normalization=args.normalization,
-        precision=args.precision, source=args.input,
+        gene_reduce=args.gene_reduce, min_coverage=args.min_coverage, batch_size=args.batch_size,
+        normalization=args.normalization, precision=args.precision, source=args.input,
     )  # fmt: skip
     out.uns[UNS_KEY]["checkpoint_sha256"] = file_sha256(Path(args.checkpoint) / WEIGHTS)
     with atomic_path(args.output) as tmp:

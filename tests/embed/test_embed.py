@@ -86,3 +86,18 @@ def test_unknown_chosen_gene_is_an_error(celltypist, checkpoint, vocabulary_path
     with pytest.raises(InputError, match="not in the vocabulary: MALAT1"):
         embed_anndata(celltypist[:2].copy(), model, vocabulary, gene_table=gene_table, genes=["CD3E", "MALAT1"],
                       gene_output=tmp_path / "g.zarr")
+
+
+def test_all_genes_mean_reduced(celltypist, checkpoint, vocabulary_path, gene_table, tmp_path):
+    model, vocabulary = load_model(checkpoint), read_vocabulary(vocabulary_path)
+    cells = celltypist[:3, :2000].copy()
+    embed_anndata(cells, model, vocabulary, gene_table=gene_table, genes="all", gene_output=tmp_path / "m.zarr",
+                  gene_reduce="mean", min_coverage=0.0, batch_size=2)
+    embed_anndata(cells, model, vocabulary, gene_table=gene_table, genes="all", gene_output=tmp_path / "f.zarr",
+                  min_coverage=0.0, batch_size=2)
+    mean, full = (zarr.open_array(str(tmp_path / name), mode="r") for name in ("m.zarr", "f.zarr"))
+    mapping = map_to_vocabulary(cells.var_names, vocabulary, gene_table)
+    assert mean.shape == (3, len(mapping.var_index)) and full.shape == (3, len(mapping.var_index), DIM)
+    np.testing.assert_allclose(mean[:], full[:].mean(-1), rtol=1e-5, atol=1e-6)
+    assert list(mean.attrs["name"]) == [cells.var_names[i] for i in mapping.var_index]
+    assert list(mean.attrs["dimensions"]) == ["cell", "gene"]
