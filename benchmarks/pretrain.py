@@ -3,9 +3,10 @@
 Writes a synthetic corpus (``--cells`` x ``--genes``, cluster-specific gene programs, normalised to a
 maximum of 10 per cell), Gene2vec-shaped vectors and a random top-20 graph into a scratch directory, then
 runs ``python -m sclong.train.pretrain`` once per variant in a subprocess and reports steps/s, cells/s,
-peak RSS (of that process), wall time, and the final validation masked MSE against the gene-mean baseline.
+peak RSS (of that process), wall and CPU time (on a shared machine, CPU time / threads estimates the
+wall time an idle machine would take), and the final validation masked MSE against the gene-mean baseline.
 
-    .venv/bin/python benchmarks/pretrain.py [--steps 30] [--variants sclong wo_leg wo_go random_go]
+    .venv/bin/python benchmarks/pretrain.py [--steps 20] [--variants sclong wo_leg wo_go random_go]
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ DEMO_MODEL = {
     "mini": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
     "full": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
 }
-DEMO_STEPS = 30
+DEMO_STEPS = 20
 DEMO_TRAIN = ["--batch-size", "16", "--max-lr", "2e-3", "--min-lr", "1e-5", "--first-cycle", str(DEMO_STEPS),
-              "--warmup", "3", "--val-every", "15", "--val-cells", "128", "--eval-batch-size", "32",
-              "--checkpoint-every", "15", "--log-every", "5"]  # fmt: skip
+              "--warmup", "2", "--val-every", "10", "--val-cells", "64", "--eval-batch-size", "32",
+              "--checkpoint-every", "10", "--log-every", "5"]  # fmt: skip
 
 
 def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: int = 0) -> None:
@@ -44,7 +45,9 @@ def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: i
     rng = np.random.default_rng(seed)
     programs = rng.gamma(0.8, 1.0, size=(8, n_genes)) * (rng.random((8, n_genes)) < density * 2)
     labels = rng.integers(0, 8, n_cells)
-    values = np.log1p(rng.poisson(programs[labels] * 2.0 * rng.gamma(4, 0.25, (n_cells, 1)))).astype(np.float32)
+    values = np.log1p(rng.poisson(programs[labels] * 2.0 * rng.gamma(4, 0.25, (n_cells, 1)))).astype(
+        np.float32
+    )
     peak = values.max(axis=1, keepdims=True)
     values = np.where(peak > 0, values * 10.0 / np.maximum(peak, 1e-9), 0).astype(np.float32)
     order = rng.permutation(n_cells)
@@ -55,10 +58,11 @@ def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: i
     np.save(root / "gene2vec.npy", rng.normal(0, 0.1, (n_genes, 200)).astype(np.float32))
     target = np.repeat(np.arange(n_genes), 20)
     source = (target + rng.integers(1, n_genes, target.size)) % n_genes
-    with open(root / "go_graph.tsv", "w") as handle:
-        handle.write("source\ttarget\tsource_id\ttarget_id\tweight\n")
-        for s, t, w in zip(source, target, rng.uniform(0.1, 1.0, target.size), strict=True):
-            handle.write(f"{s}\t{t}\tG{s}\tG{t}\t{w:.4f}\n")
+    for name, low in (("go_graph.tsv", 0.1), ("go_graph_random.tsv", 0.0)):  # random_go: U(0, 1) weights
+        with open(root / name, "w") as handle:
+            handle.write("source\ttarget\tsource_id\ttarget_id\tweight\n")
+            for s, t, w in zip(source, target, rng.uniform(low, 1.0, target.size), strict=True):
+                handle.write(f"{s}\t{t}\tG{s}\tG{t}\t{w:.4f}\n")
 
 
 def run(root: Path, variant: str, steps: int, threads: int, extra: list[str]) -> dict[str, float | str]:
@@ -66,7 +70,8 @@ def run(root: Path, variant: str, steps: int, threads: int, extra: list[str]) ->
     out = root / f"run-{variant}"
     command = [
         sys.executable, "-m", "sclong.train.pretrain", "--corpus", str(root / "corpus"),
-        "--gene2vec", str(root / "gene2vec.npy"), "--go-graph", str(root / "go_graph.tsv"),
+        "--gene2vec", str(root / "gene2vec.npy"),
+        "--go-graph", str(root / ("go_graph_random.tsv" if variant == "random_go" else "go_graph.tsv")),
         "--model-config", json.dumps(DEMO_MODEL), "--variant", variant, "--out", str(out),
         "--max-steps", str(steps), "--threads", str(threads), "--no-progress", "--no-tensorboard",
         *DEMO_TRAIN, *extra,
@@ -87,6 +92,7 @@ def run(root: Path, variant: str, steps: int, threads: int, extra: list[str]) ->
         "cells/s": float(np.mean([float(r["cells_per_s"]) for r in rows])),
         "peak RSS MiB": usage.ru_maxrss / 1024,
         "wall s": wall,
+        "CPU s": usage.ru_utime + usage.ru_stime,
         "val MSE": float(rows[-1]["val_loss"]),
         "baseline MSE": float(rows[-1]["baseline_val_mse"]),
     }
