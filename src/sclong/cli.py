@@ -10,6 +10,19 @@ from sclong.logs import configure_logging
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("sclong.io.download", "fetch a URL with checksum, retries and resume"),
+    "gene-table": ("sclong.knowledge.gene_table", "validate a gene table or convert HGNC's complete set"),
+    "vocabulary": ("sclong.knowledge.vocabulary", "build the Ensembl gene vocabulary and its mapping report"),
+    "go-graph": ("sclong.knowledge.go_graph", "GO Jaccard top-k gene graph"),
+    "random-go": ("sclong.knowledge.random_go", "the Random GO ablation graph (U(0,1) weights)"),
+    "gene2vec": ("sclong.knowledge.gene2vec", "Gene2vec matrix aligned to the vocabulary"),
+    "simulate": ("sclong.data.simulate", "seeded GRN simulator of raw counts with ground truth"),
+    "local-census": ("sclong.data.local_census", "a local, Census-shaped tiledbsoma store"),
+    "corpus": ("sclong.data.corpus", "Census gene counts and the sharded, normalised corpus"),
+    "pretrain": ("sclong.train.pretrain", "masked-value pretraining (resumable)"),
+    "launch": ("sclong.train.launch", "torchrun / srun launch of pretraining"),
+    "random-leg": ("sclong.model.random_leg", "the Random LEG ablation of a trained model"),
+    "model-size": ("sclong.model.size", "parameter count of a model config (meta device)"),
+    "embed": ("sclong.embed", "scLong representations for any .h5ad"),
 }
 
 

@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-coverage", type=float, default=0.5, help="minimum fraction of var names mapped")
     parser.add_argument("--batch-size", type=int, default=32, help="cells per forward pass")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, default="paper")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--device", default="auto", help="torch device: auto (CUDA when usable, else CPU), cpu, cuda")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: bfloat16 autocast")
     parser.add_argument("--attention", choices=("performer", "sdpa"), help="override the attention backend")
     args = parser.parse_args(argv)
@@ -300,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         adata = ad.read_h5ad(args.input)
     except (OSError, ValueError, KeyError) as err:
         raise InputError(args.input, f"cannot read AnnData ({err})") from err
-    model = load_model(args.checkpoint, map_location=args.device, attention=args.attention)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    log.info("embedding on %s", device)
+    model = load_model(args.checkpoint, map_location=device, attention=args.attention)
     vocabulary = read_vocabulary(args.vocabulary)
     gene_table = read_gene_table(args.gene_table) if args.gene_table else None
     genes = args.genes if args.genes in (None, "all") else [g.strip() for g in args.genes.split(",") if g.strip()]

@@ -18,7 +18,7 @@ from sclong.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-CONDA_TO_PYPI = {"pytorch": "torch", "pytorch_geometric": "torch-geometric"}
+CONDA_TO_PYPI = {"pytorch": "torch", "pytorch_geometric": "torch-geometric", "python-xxhash": "xxhash"}
 
 
 def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

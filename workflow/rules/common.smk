@@ -18,6 +18,9 @@ LOGS = RESULTS / "logs"
 KNOWLEDGE = RESULTS / "knowledge"
 CORPUS = RESULTS / "corpus"
 PRETRAIN = RESULTS / "pretrain"
+EMBEDDINGS = RESULTS / "embeddings"
+DATASETS = RESULTS / "datasets"
+VARIANTS = ["sclong", "wo_leg", "random_leg", "wo_go", "random_go"]
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
 try:
@@ -28,6 +31,11 @@ except ConfigError as err:
     sys.exit(1)
 
 LOCAL_CENSUS = config["corpus"]["local_census"]
+EMBED_OPTIONS = {
+    key: value
+    for key, value in config["embed"].items()
+    if key not in ("datasets", "variants")
+}
 PRETRAIN_OPTIONS = {
     key: value
     for key, value in config["pretrain"].items()
@@ -102,4 +110,9 @@ def pretrained_weights(variant):
 
 def all_targets():
     """Everything `snakemake all` builds at the configured scale."""
-    return [*rules.knowledge.input, *rules.corpus.input, *rules.pretrain_all.input]
+    return [
+        *rules.knowledge.input,
+        *rules.corpus.input,
+        *rules.pretrain_all.input,
+        *rules.embed_all.input,
+    ]

@@ -20,7 +20,7 @@ rule pretrain:
         variant="sclong|wo_leg|wo_go|random_go",
     conda:
         "../../envs/torch.yaml"
-    threads: workflow.cores
+    threads: config["pretrain"]["threads"] or workflow.cores
     resources:
         gpu=0,
     params:
@@ -29,7 +29,10 @@ rule pretrain:
         flags=cli_flags(PRETRAIN_OPTIONS),
         processes=lambda w, resources: max(resources.gpu, 1),
     shell:
-        "python -m sclong.train.launch --nproc-per-node {params.processes} --"
+        # A finished run's checkpoints belong to the outputs being rebuilt: start afresh. An unfinished
+        # run (preempted, killed) keeps them and resumes.
+        "if [ -e {params.out:q}/DONE ]; then rm -r {params.out:q}/DONE {params.out:q}/checkpoint; fi;"
+        " python -m sclong.train.launch --nproc-per-node {params.processes} --"
         " --corpus {input.corpus:q} --gene2vec {input.gene2vec:q} --go-graph {input.go_graph:q}"
         " --model-config {params.model} --variant {wildcards.variant} --out {params.out:q}"
         " --threads {threads} {params.flags} --no-progress 2> {log:q}"

@@ -1,0 +1,121 @@
+"""The demo workflow end to end: `snakemake --profile profiles/local all` in a copy of the repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.numpy import load_file
+
+REPO = Path(__file__).resolve().parents[2]
+COPIED = ["Snakefile", "workflow", "config", "resources/demo", "profiles", "envs", "src"]
+VARIANTS = ["sclong", "wo_leg", "wo_go", "random_go"]
+
+pytestmark = pytest.mark.workflow
+
+
+def copy_workflow(work: Path) -> Path:
+    """The tracked parts of the workflow that a run needs, copied to ``work``."""
+    for item in COPIED:
+        source, target = REPO / item, work / item
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return work
+
+
+def snakemake(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", "profiles/local", "--cores", "2", *args],
+        cwd=work, capture_output=True, text=True, check=False,
+    )
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    lines = dry_run_output.split("Job stats:")[1].splitlines()[3:]
+    jobs = {}
+    for line in lines:
+        fields = line.split()
+        if len(fields) != 2 or fields[0] == "total":
+            break
+        jobs[fields[0]] = int(fields[1])
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = copy_workflow(tmp_path_factory.mktemp("demo"))
+    result = snakemake(work, "all")
+    assert result.returncode == 0, result.stderr[-6000:]
+    return work
+
+
+def test_knowledge_outputs(demo: Path) -> None:
+    knowledge = demo / "results" / "knowledge"
+    vocabulary = pd.read_csv(knowledge / "vocabulary.tsv", sep="\t")
+    assert len(vocabulary) > 1500 and vocabulary["ensembl_id"].is_unique
+    assert vocabulary["ensembl_id"].str.match(r"^ENSG\d{11}$").all()
+    assert vocabulary["go"].sum() > 0.9 * len(vocabulary)
+    edges = pd.read_csv(knowledge / "go_graph.tsv", sep="\t")
+    assert edges.groupby("target").size().max() == 20
+    assert (edges["source"] != edges["target"]).all() and edges["weight"].between(0, 1, "right").all()
+    random = pd.read_csv(knowledge / "go_graph_random.tsv", sep="\t")
+    assert random[["source", "target"]].equals(edges[["source", "target"]])
+    assert not np.allclose(random["weight"], edges["weight"])
+    gene2vec = np.load(knowledge / "gene2vec.npy")
+    assert gene2vec.shape == (len(vocabulary), 64) and gene2vec.dtype == np.float32
+
+
+def test_corpus_outputs(demo: Path) -> None:
+    shards = demo / "results" / "corpus" / "shards"
+    manifest = json.loads((shards / "manifest.json").read_text())
+    train, val = np.load(shards / "train.npy"), np.load(shards / "val.npy")
+    assert manifest["n_cells"] == len(train) + len(val) > 3000
+    assert abs(len(val) / manifest["n_cells"] - 0.05) < 0.01
+    assert {d["normalization"] for d in manifest["datasets"]} == {"raw", "log1p"}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pretraining_beats_the_gene_mean_baseline(demo: Path, variant: str) -> None:
+    metrics = pd.read_csv(demo / "results" / "pretrain" / variant / "metrics.csv").dropna(subset=["val_loss"])
+    final = metrics.iloc[-1]
+    assert final["val_loss"] < 0.6 * final["baseline_val_mse"], final.to_dict()
+
+
+def test_random_leg_changes_only_the_mini_encoder(demo: Path) -> None:
+    trained = load_file(demo / "results" / "pretrain" / "sclong" / "model.safetensors")
+    random = load_file(demo / "results" / "pretrain" / "random_leg" / "model.safetensors")
+    changed = {name for name in trained if not np.array_equal(trained[name], random[name])}
+    assert changed and all(name.startswith("mini.") for name in changed)
+
+
+def test_outputs_land_under_results_only(demo: Path) -> None:
+    made = {path.relative_to(demo).parts[0] for path in demo.rglob("*") if path.is_file()}
+    assert made - {*{Path(item).parts[0] for item in COPIED}, ".snakemake"} == {"results"}
+
+
+def test_second_run_has_nothing_to_do(demo: Path) -> None:
+    result = snakemake(demo, "-n", "all")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_one_ablation_reruns_alone(demo: Path) -> None:
+    result = snakemake(demo, "-n", "--forcerun", "results/pretrain/wo_go/model.safetensors", "--",
+                       "results/pretrain/wo_go/model.safetensors")
+    assert planned_jobs(result.stdout) == {"pretrain": 1}
+
+
+def test_one_target_builds_only_what_it_needs(tmp_path: Path) -> None:
+    result = snakemake(copy_workflow(tmp_path), "-n", "results/knowledge/go_graph.tsv")
+    assert set(planned_jobs(result.stdout)) == {
+        "gene_table", "simulate_demo_cells", "local_census", "corpus_gene_counts", "vocabulary", "go_graph"
+    }

@@ -1,0 +1,49 @@
+# Representations of every configured dataset under every model variant, computed once and reused.
+
+
+rule pbmc68k_cells:
+    output:
+        DATASETS / "pbmc68k.h5ad",
+    log:
+        LOGS / "datasets" / "pbmc68k.log",
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "python -m sclong.data.pbmc68k --out {output:q} 2> {log:q}"
+
+
+rule embed:
+    input:
+        cells=lambda w: config["embed"]["datasets"][w.dataset],
+        weights=PRETRAIN / "{variant}" / "model.safetensors",
+        vocabulary=rules.vocabulary.output.vocabulary,
+        gene_table=rules.gene_table.output[0],
+    output:
+        EMBEDDINGS / "{variant}" / "{dataset}.h5ad",
+    log:
+        LOGS / "embed" / "{variant}" / "{dataset}.log",
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+        dataset="|".join(config["embed"]["datasets"]) or "^$",
+    conda:
+        "../../envs/torch.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=0,
+    params:
+        checkpoint=lambda w: PRETRAIN / w.variant,
+        flags=cli_flags(EMBED_OPTIONS),
+    shell:
+        "OMP_NUM_THREADS={threads} python -m sclong.embed {input.cells:q} --checkpoint {params.checkpoint:q}"
+        " --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q} {params.flags}"
+        " -o {output:q} 2> {log:q}"
+
+
+rule embed_all:
+    default_target: False
+    input:
+        [
+            EMBEDDINGS / variant / f"{dataset}.h5ad"
+            for variant in config["embed"]["variants"]
+            for dataset in config["embed"]["datasets"]
+        ],
