@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from synthetic import model_config
 
-from sclong.train.loop import EXIT_INTERRUPTED
+from sclong.train.runtime import EXIT_INTERRUPTED
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -7,6 +7,12 @@ allocation's first host (``scontrol show hostnames $SLURM_JOB_NODELIST | head -1
 gives the node count and ``SLURM_JOB_ID`` the rendezvous id.
 
 Usage: ``python -m sclong.train.launch --nproc-per-node 8 [--print] -- <sclong.train.pretrain args>``
+
+The launcher replaces itself with the command (``exec``), so that a SIGTERM sent to every process of the
+job (preemption, ``scancel --signal=TERM``, the time limit) meets ``torchrun`` and the training processes
+only: ``torchrun`` passes it on and waits for them to checkpoint (up to its 30 s shutdown timeout), where a
+launcher process in between would die at once and take the job's process tree down with it. The exit
+status is ``torchrun``'s: 0 when every process finished, non-zero otherwise (a preempted run included).
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ def torchrun_command(
 
 
 def main(argv: list[str]) -> int:
-    """Print or run the launch command; returns the command's exit status."""
+    """Print the launch command (returns 0), or replace this process with it (does not return)."""
     parser = argparse.ArgumentParser(prog="python -m sclong.train.launch", description=__doc__.split("\n")[0])
     parser.add_argument("--nproc-per-node", type=int, required=True, help="processes (GPUs) per node")
     parser.add_argument("--port", type=int, default=29500, help="rendezvous port on the first node")
@@ -86,7 +92,9 @@ def main(argv: list[str]) -> int:
     if opts.print:
         print(" ".join(command))
         return 0
-    return subprocess.run(command, check=False).returncode
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(command[0], command)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import random
-import signal
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -34,103 +29,11 @@ from sclong.train import checkpoint, distributed
 from sclong.train.data import MicroBatch, TrainPlan, column_sums, eval_batches, loader
 from sclong.train.masking import choose_masks, row_uniforms, squared_error_sum
 from sclong.train.metrics import MetricsLog
+from sclong.train.runtime import EXIT_DONE, EXIT_INTERRUPTED, StopFlag, autocast_dtype
 from sclong.train.schedule import WarmRestartCosine
-
-EXIT_DONE = 0
-EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM after writing a checkpoint; rerun to resume
+from sclong.train.settings import TrainConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of a run (the CLI of :mod:`sclong.train.pretrain` fills it)."""
-
-    batch_size: int = 32
-    grad_accum: int = 1
-    epochs: int = 1
-    max_steps: int | None = None
-    max_lr: float = 5e-5
-    min_lr: float = 1e-6
-    first_cycle: int = 15
-    cycle_mult: float = 2.0
-    warmup: int = 5
-    gamma: float = 0.9
-    schedule_unit: str = "steps"
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    clip_norm: float | None = 1.0
-    mask_prob: float = 0.15
-    mask_token_prob: float = 0.9
-    val_every: int = 100
-    val_cells: int | None = None
-    eval_batch_size: int = 64
-    checkpoint_every: int = 100
-    log_every: int = 10
-    num_workers: int = 0
-    seed: int = 0
-    precision: str = "auto"
-    deterministic: bool = False
-    progress: bool = True
-    tensorboard: bool = True
-
-    # Keys that may change between an interrupted run and its resumption.
-    OPERATIONAL = (
-        "epochs",
-        "max_steps",
-        "grad_accum",
-        "val_every",
-        "checkpoint_every",
-        "log_every",
-        "num_workers",
-        "progress",
-        "tensorboard",
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {**asdict(self), "betas": list(self.betas)}
-
-    def trajectory(self) -> dict[str, Any]:
-        """The fields that determine the training trajectory (checked on resume)."""
-        return {k: v for k, v in self.to_dict().items() if k not in self.OPERATIONAL}
-
-
-class StopFlag:
-    """Set by SIGTERM; the loop checkpoints at the next step boundary and exits with ``EXIT_INTERRUPTED``."""
-
-    def __init__(self) -> None:
-        self.raised = False
-
-    def install(self) -> None:
-        """Handle SIGTERM in this (main) thread."""
-        signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        log.warning(
-            "SIGTERM received: will checkpoint at the next step boundary and exit %d", EXIT_INTERRUPTED
-        )
-        self.raised = True
-
-
-def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed python, numpy and torch; optionally make torch deterministic (CPU tests, exact resume)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """bf16 on CUDA (``auto``) or when asked; ``None`` (float32) otherwise."""
-    if precision not in {"auto", "fp32", "bf16"}:
-        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return torch.bfloat16
-    return None
 
 
 def new_window() -> dict[str, float]:

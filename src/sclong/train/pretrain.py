@@ -32,7 +32,9 @@ from sclong.io.shards import ShardedCSR
 from sclong.model import ModelConfig, ScLong, save_model
 from sclong.train import distributed
 from sclong.train.data import load_split
-from sclong.train.loop import EXIT_DONE, StopFlag, TrainConfig, Trainer, seed_everything
+from sclong.train.loop import Trainer
+from sclong.train.runtime import EXIT_DONE, StopFlag, seed_everything
+from sclong.train.settings import TrainConfig
 
 VARIANTS = {
     "sclong": {"use_leg": True, "use_go": True},
