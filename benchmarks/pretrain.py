@@ -1,12 +1,13 @@
 """Speed and memory of demo-size pretraining on this CPU: one run per variant, then a table.
 
-Writes a synthetic corpus (``--cells`` x ``--genes``, cluster-specific gene programs, normalised to a
+Takes the model and pretraining settings from ``config/config.yaml`` (``model``, ``pretrain``). Writes a
+synthetic corpus (``--cells`` x ``--genes``, cluster-specific gene programs, normalised to a
 maximum of 10 per cell), Gene2vec-shaped vectors and a random top-20 graph into a scratch directory, then
 runs ``python -m sclong.train.pretrain`` once per variant in a subprocess and reports steps/s, cells/s,
 peak RSS (of that process), wall and CPU time (on a shared machine, CPU time / threads estimates the
 wall time an idle machine would take), and the final validation masked MSE against the gene-mean baseline.
 
-    .venv/bin/python benchmarks/pretrain.py [--steps 20] [--variants sclong wo_leg wo_go random_go]
+    .venv/bin/python benchmarks/pretrain.py [--threads 2] [--steps N] [--variants sclong wo_leg wo_go random_go]
 """
 
 from __future__ import annotations
@@ -23,24 +24,25 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+import yaml
 
 from sclong.io.shards import ShardWriter
 
-DEMO_MODEL = {
-    "gene_dim": 200,
-    "expr_hidden": 50,
-    "top_k": 256,
-    "large": {"depth": 2, "heads": 2, "dim_head": 16, "hidden": 64, "ff_mult": 2, "nb_features": 16},
-    "mini": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
-    "full": {"depth": 1, "heads": 2, "dim_head": 16, "hidden": 200, "ff_mult": 1, "nb_features": 16},
-}
-DEMO_STEPS = 20
-DEMO_TRAIN = ["--batch-size", "16", "--max-lr", "2e-3", "--min-lr", "1e-5", "--first-cycle", str(DEMO_STEPS),
-              "--warmup", "2", "--val-every", "10", "--val-cells", "64", "--eval-batch-size", "32",
-              "--checkpoint-every", "10", "--log-every", "5"]  # fmt: skip
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+FLAGS = ("batch_size", "grad_accum", "max_lr", "min_lr", "first_cycle", "cycle_mult", "warmup", "gamma",
+         "schedule_unit", "clip_norm", "mask_prob", "mask_token_prob", "val_every", "val_cells",
+         "eval_batch_size", "checkpoint_every", "log_every", "num_workers", "seed", "precision")  # fmt: skip
 
 
-def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: int = 0) -> None:
+def demo_settings(path: Path = CONFIG) -> tuple[dict, list[str], int]:
+    """The demo's model mapping, pretraining flags and step count from ``config/config.yaml``."""
+    config = yaml.safe_load(path.read_text())
+    train = config["pretrain"]
+    flags = [f"--{key.replace('_', '-')}={train[key]}" for key in FLAGS if train.get(key) is not None]
+    return config["model"], flags, int(train["max_steps"])
+
+
+def write_inputs(root: Path, n_cells: int, n_genes: int, dim: int, density: float, seed: int = 0) -> None:
     """Synthetic corpus, Gene2vec matrix and GO-style graph under ``root``."""
     rng = np.random.default_rng(seed)
     programs = rng.gamma(0.8, 1.0, size=(8, n_genes)) * (rng.random((8, n_genes)) < density * 2)
@@ -55,7 +57,7 @@ def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: i
     with ShardWriter(root / "corpus", n_genes=n_genes, cells_per_shard=2000) as writer:
         writer.add(sp.csr_matrix(values))
         writer.close(arrays={"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])})
-    np.save(root / "gene2vec.npy", rng.normal(0, 0.1, (n_genes, 200)).astype(np.float32))
+    np.save(root / "gene2vec.npy", rng.normal(0, 0.1, (n_genes, dim)).astype(np.float32))
     target = np.repeat(np.arange(n_genes), 20)
     source = (target + rng.integers(1, n_genes, target.size)) % n_genes
     for name, low in (("go_graph.tsv", 0.1), ("go_graph_random.tsv", 0.0)):  # random_go: U(0, 1) weights
@@ -65,16 +67,18 @@ def write_inputs(root: Path, n_cells: int, n_genes: int, density: float, seed: i
                 handle.write(f"{s}\t{t}\tG{s}\tG{t}\t{w:.4f}\n")
 
 
-def run(root: Path, variant: str, steps: int, threads: int, extra: list[str]) -> dict[str, float | str]:
+def run(
+    root: Path, variant: str, model: dict, flags: list[str], steps: int, threads: int
+) -> dict[str, float | str]:
     """One pretraining run in a subprocess; its speed, peak RSS and final losses."""
     out = root / f"run-{variant}"
     command = [
         sys.executable, "-m", "sclong.train.pretrain", "--corpus", str(root / "corpus"),
         "--gene2vec", str(root / "gene2vec.npy"),
         "--go-graph", str(root / ("go_graph_random.tsv" if variant == "random_go" else "go_graph.tsv")),
-        "--model-config", json.dumps(DEMO_MODEL), "--variant", variant, "--out", str(out),
+        "--model-config", json.dumps(model), "--variant", variant, "--out", str(out),
         "--max-steps", str(steps), "--threads", str(threads), "--no-progress", "--no-tensorboard",
-        *DEMO_TRAIN, *extra,
+        *flags,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()
@@ -104,17 +108,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=3500)
     parser.add_argument("--genes", type=int, default=2000)
     parser.add_argument("--density", type=float, default=0.15, help="about this fraction of values non-zero")
-    parser.add_argument("--steps", type=int, default=DEMO_STEPS)
+    parser.add_argument("--steps", type=int, help="optimizer steps (default: the config's max_steps)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", nargs="+", default=["sclong", "wo_leg", "wo_go", "random_go"])
     parser.add_argument("--extra", default="", help="more pretrain arguments, space-separated")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="workflow config with model and pretrain")
     opts = parser.parse_args(argv)
+    model, flags, steps = demo_settings(opts.config)
+    if opts.steps:  # one cosine cycle over the run
+        flags.append(f"--first-cycle={opts.steps}")
+    opts.steps = opts.steps or steps
+    flags += opts.extra.split()
     with tempfile.TemporaryDirectory(prefix="sclong-bench-") as tmp:
         root = Path(tmp)
-        write_inputs(root, opts.cells, opts.genes, opts.density)
-        results = [run(root, v, opts.steps, opts.threads, opts.extra.split()) for v in opts.variants]
+        write_inputs(root, opts.cells, opts.genes, model["gene_dim"], opts.density)
+        results = [run(root, v, model, flags, opts.steps, opts.threads) for v in opts.variants]
     header = list(results[0])
-    print(f"{opts.cells} cells x {opts.genes} genes, {opts.steps} steps of {DEMO_TRAIN[1]} cells, "
+    print(f"{opts.cells} cells x {opts.genes} genes, model and settings of {opts.config}, {opts.steps} steps, "
           f"{opts.threads} torch threads, runs one after another")  # fmt: skip
     print(" | ".join(f"{h:>12}" for h in header))
     for row in results:

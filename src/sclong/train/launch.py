@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -90,7 +91,7 @@ def main(argv: list[str]) -> int:
     args = opts.args[1:] if opts.args[:1] == ["--"] else opts.args
     command = torchrun_command(opts.nproc_per_node, args, port=opts.port)
     if opts.print:
-        print(" ".join(command))
+        print(shlex.join(command))
         return 0
     sys.stdout.flush()
     sys.stderr.flush()
