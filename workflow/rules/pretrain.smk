@@ -30,9 +30,10 @@ rule pretrain:
         processes=lambda w, resources: max(resources.gpu, 1),
     shell:
         # A finished run's checkpoints belong to the outputs being rebuilt: start afresh. An unfinished
-        # run (preempted, killed) keeps them and resumes.
+        # run (preempted, killed) keeps them and resumes. `exec`: SIGTERM (preemption) must find no bash
+        # between Snakemake and torchrun, since bash dies of it at once while training still checkpoints.
         "if [ -e {params.out:q}/DONE ]; then rm -r {params.out:q}/DONE {params.out:q}/checkpoint; fi;"
-        " python -m sclong.train.launch --nproc-per-node {params.processes} --"
+        " exec python -m sclong.train.launch --nproc-per-node {params.processes} --"
         " --corpus {input.corpus:q} --gene2vec {input.gene2vec:q} --go-graph {input.go_graph:q}"
         " --model-config {params.model} --variant {wildcards.variant} --out {params.out:q}"
         " --threads {threads} {params.flags} --no-progress 2> {log:q}"
