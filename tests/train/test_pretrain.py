@@ -136,16 +136,30 @@ def test_ddp_two_ranks_match_one_rank(corpus, knowledge, reference, tmp_path):
     out = tmp_path / "ddp"
     args = command(corpus, knowledge, out)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    result = subprocess.run(
-        [*torchrun, "-m", "sclong.train.pretrain", *args], env=env, capture_output=True, text=True
-    )
+    launch = [sys.executable, "-m", "sclong.train.launch", "--nproc-per-node", "2", "--"]  # exec's torchrun
+    result = subprocess.run([*launch, *args], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     for one, two in zip(metrics(reference), metrics(out), strict=True):
         for key in ("train_loss", "val_loss", "baseline_val_mse"):
             if one[key]:
                 assert float(two[key]) == pytest.approx(float(one[key]), rel=1e-4), (one["step"], key)
     assert json.loads((out / "train_config.json").read_text())["world_size"] == 2
+
+
+def test_sigterm_under_torchrun_checkpoints_on_every_rank(corpus, knowledge, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "sclong.train.launch", "--nproc-per-node", "2", "--"]
+    process = subprocess.Popen(
+        [*launch, *command(corpus, knowledge, out, steps=200)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    wait_for_step(process, out, 5)
+    process.send_signal(signal.SIGTERM)  # the launcher exec'd torchrun, which forwards it to both ranks
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0  # torchrun reports the signal
+    assert stderr.count(f"checkpoint written, exiting {EXIT_INTERRUPTED}") == 2
+    (step,) = [int(p.name.removeprefix("step-")) for p in (out / "checkpoint").iterdir()]
+    assert step == max(int(r["step"]) for r in metrics(out)) and not (out / "DONE").exists()
 
 
 def test_gradient_accumulation_matches_one_micro_batch(corpus, knowledge, reference, tmp_path):
