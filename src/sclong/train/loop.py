@@ -70,7 +70,12 @@ class Trainer:
         self.plan = TrainPlan(
             train_cells, config.batch_size, config.grad_accum, ctx.world_size, ctx.rank, config.seed
         )
-        self.val_cells = val_cells[: config.val_cells] if config.val_cells else val_cells
+        if config.val_cells and config.val_cells < len(val_cells):  # a fixed random subset, in corpus order
+            pick = np.random.default_rng([config.seed, 1]).choice(
+                len(val_cells), config.val_cells, replace=False
+            )
+            val_cells = val_cells[np.sort(pick)]
+        self.val_cells = val_cells
         self.dtype = autocast_dtype(config.precision, ctx.device)
         self.optimizer = torch.optim.Adam(
             model.parameters(), lr=config.max_lr, betas=config.betas, eps=config.eps, weight_decay=0.0

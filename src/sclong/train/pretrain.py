@@ -134,7 +134,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--val-every", type=int, default=defaults.val_every, help="validate every N steps (and at end)"
     )
-    p.add_argument("--val-cells", type=int, help="validate on the first N held-out cells (default all)")
+    p.add_argument(
+        "--val-cells", type=int, help="validate on a fixed random subset of N held-out cells (default all)"
+    )
     p.add_argument("--eval-batch-size", type=int, default=defaults.eval_batch_size)
     p.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     p.add_argument("--log-every", type=int, default=defaults.log_every)
