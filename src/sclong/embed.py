@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import sys
@@ -48,6 +47,7 @@ from sclong.cli import run_module_main
 from sclong.data.normalize import NORMALIZATIONS, detect_kind, normalize
 from sclong.errors import ConfigError, InputError
 from sclong.io.atomic import atomic_path
+from sclong.io.hashing import file_sha256
 from sclong.knowledge.genes import GeneTable, map_symbols, read_gene_table, strip_version
 from sclong.knowledge.vocabulary import read_vocabulary
 from sclong.model import ScLong, cell_vectors, load_model
@@ -264,15 +264,6 @@ def _log_coverage(coverage: dict[str, float | int], source: str) -> None:
         coverage["input_duplicates"], coverage["vocabulary_covered"], coverage["vocabulary_genes"],
         100 * coverage["vocabulary_covered_fraction"],
     )  # fmt: skip
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 16 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import logging
 import os
 import sys
@@ -22,6 +21,7 @@ import requests
 from tqdm import tqdm
 
 from sclong.errors import InputError
+from sclong.io.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +41,6 @@ class RetryPolicy:
 
 class TransientError(Exception):
     """A failure worth retrying (dropped connection, server error)."""
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _looks_like_html(path: Path, url: str) -> bool:
@@ -147,7 +138,7 @@ def download(url: str, target: str | Path, sha256: str | None = None, lock_file:
         rejected = target.with_name(target.name + ".rejected")
         os.replace(part, rejected)
         raise InputError(url, f"server sent an HTML page instead of data (kept aside as {rejected})")
-    actual = sha256_of(part)
+    actual = file_sha256(part)
     if expected and actual != expected.lower():
         rejected = target.with_name(target.name + ".rejected")
         os.replace(part, rejected)

@@ -28,6 +28,7 @@ import yaml
 
 from sclong.errors import ConfigError, InputError
 from sclong.io.atomic import atomic_path
+from sclong.io.hashing import file_sha256
 from sclong.io.shards import ShardedCSR
 from sclong.model import ModelConfig, ScLong, save_model
 from sclong.train import distributed
@@ -87,15 +88,6 @@ def build_model(config: ModelConfig, gene2vec_file: str, go_graph_file: str | No
     else:
         edge_index, edge_weight = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0)
     return ScLong(config, gene2vec, edge_index.long(), edge_weight.float())
-
-
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -234,7 +226,7 @@ def main(argv: list[str]) -> int:
             "variant": opts.variant,
             "train": config.to_dict(),
             "model": model_config.to_dict(),
-            "inputs": {name: {"path": str(path), "sha256": sha256(path)} for name, path in inputs.items()},
+            "inputs": {name: {"path": str(path), "sha256": file_sha256(path)} for name, path in inputs.items()},
             "world_size": ctx.world_size,
             "device": ctx.device.type,
             "n_train_cells": len(train_cells),
@@ -255,7 +247,7 @@ def main(argv: list[str]) -> int:
                 "steps": trainer.step,
                 "val_loss": val_loss,
                 "baseline_val_mse": baseline,
-                "model_sha256": sha256(out / "model.safetensors"),
+                "model_sha256": file_sha256(out / "model.safetensors"),
                 "config_hash": record["config_hash"],
             },
         )
