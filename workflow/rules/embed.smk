@@ -27,7 +27,7 @@ rule embed:
         dataset="|".join(config["embed"]["datasets"]) or "^$",
     conda:
         "../../envs/torch.yaml"
-    threads: workflow.cores
+    threads: config["embed"]["threads"] or workflow.cores
     resources:
         gpu=0,
     params:
