@@ -2,9 +2,10 @@
 
 One node: ``torchrun --standalone --nproc_per_node=N -m sclong.train.pretrain ...`` (``torchrun`` run as
 ``python -m torch.distributed.run`` of this interpreter). Several nodes of a SLURM allocation: ``srun``
-starts one ``torchrun`` per node (``--ntasks-per-node=1``), which meet through the c10d rendezvous on the
-allocation's first host (``scontrol show hostnames $SLURM_JOB_NODELIST | head -1``); ``SLURM_NNODES``
-gives the node count and ``SLURM_JOB_ID`` the rendezvous id.
+starts one ``torchrun`` per node (``--ntasks-per-node=1``, sharing the resources of the step it runs in),
+which meet through the c10d rendezvous on the allocation's first host (``scontrol show hostnames
+$SLURM_JOB_NODELIST | head -1``); ``SLURM_NNODES`` gives the node count and ``SLURM_JOB_ID`` the
+rendezvous id.
 
 Usage: ``python -m sclong.train.launch --nproc-per-node 8 [--print] -- <sclong.train.pretrain args>``
 
@@ -68,6 +69,10 @@ def torchrun_command(
         "srun",
         f"--nodes={nnodes}",
         "--ntasks-per-node=1",
+        # Under Snakemake this srun runs inside the jobstep's step, which holds the first node's CPUs and
+        # memory: without sharing them (--overlap: CPUs, --mem=0: all of the job's memory) the step waits.
+        "--overlap",
+        "--mem=0",
         *TORCHRUN,
         f"--nnodes={nnodes}",
         f"--nproc_per_node={nproc_per_node}",
