@@ -331,7 +331,7 @@ class Bench:
         model = self.model
         if mode == "embed":
             model.eval()
-            embed = compiled or model.cell_embedding
+            embed = model.cell_embedding if compiled is None else compiled
 
             def step() -> None:
                 with torch.inference_mode(), self.autocast():
@@ -340,7 +340,7 @@ class Bench:
             yield step
             return
         model.train()
-        forward = compiled or model
+        forward = model if compiled is None else compiled
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=1e-5, fused=self.device.type == "cuda")
 
@@ -403,22 +403,20 @@ def halvings(batch: int) -> list[int]:
     return [batch >> i for i in range(batch.bit_length())]
 
 
-def run_backend(
-    bench: Bench, backend: str, modes: Sequence[str], max_batch: int, compile_mode: str | None
-) -> list[Row]:
-    """Eager (and, with ``compile_mode``, compiled) rows of every mode for ``bench.model``."""
+def run_backend(bench: Bench, backend: str, modes: Sequence[str], max_batch: int, compile: dict | None) -> list[Row]:
+    """Eager (and, with ``compile``: ``torch.compile`` keyword arguments, compiled) rows of every mode."""
     rows = []
     for mode in modes:
         fits = largest_fitting(lambda batch, mode=mode: bench.probe(mode, batch), max_batch, bench.device)
         rows.append(bench.best_row(backend, mode, halvings(fits), None))
-        if compile_mode is None:
+        if compile is None:
             continue
         if not fits:
             rows.append(Row(backend, True, mode, note="skipped: eager does not fit"))
             continue
         target = bench.model if mode == "train" else bench.model.cell_embedding
         try:
-            compiled = torch.compile(target, mode=compile_mode, dynamic=False)
+            compiled = torch.compile(target, dynamic=False, **compile)
             rows.append(bench.best_row(backend, mode, halvings(fits), compiled))
         except Exception as err:  # a compile failure is a result, not a crash
             message = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
@@ -468,6 +466,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--no-compile", action="store_true", help="eager rows only")
     parser.add_argument("--compile-mode", default="default", help="torch.compile mode")
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: Dynamo only)")
     parser.add_argument("--max-batch", type=int, default=64, help="largest micro-batch tried")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per row")
@@ -516,7 +515,8 @@ def run(argv: Sequence[str]) -> tuple[str, list[Row]]:
             steps=args.steps,
             seed=args.seed,
         )
-        rows += run_backend(bench, backend, args.modes, args.max_batch, None if args.no_compile else args.compile_mode)
+        compile = None if args.no_compile else {"mode": args.compile_mode, "backend": args.compile_backend}
+        rows += run_backend(bench, backend, args.modes, args.max_batch, compile)
         if device.type == "cuda" and "train" in args.modes:
             with bench.step_fn("train", 1, None) as step:
                 step()
