@@ -363,7 +363,8 @@ class Bench:
         with self.step_fn(mode, batch, compiled) as step:
             for _ in range(self.warmup):
                 step()
-            release(self.device)
+            if self.device.type == "cuda":  # keep the allocator's cache: a cudaMalloc while timing would sync
+                torch.cuda.reset_peak_memory_stats(self.device)
             seconds = seconds_per_call(step, self.steps, self.device)
             peak = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else None
         flops = step_flops(self.config, batch, self.n_edges, mode) / seconds
@@ -403,24 +404,35 @@ def halvings(batch: int) -> list[int]:
     return [batch >> i for i in range(batch.bit_length())]
 
 
-def run_backend(bench: Bench, backend: str, modes: Sequence[str], max_batch: int, compile: dict | None) -> list[Row]:
-    """Eager (and, with ``compile``: ``torch.compile`` keyword arguments, compiled) rows of every mode."""
-    rows = []
+def run_backend(
+    bench: Bench, backend: str, modes: Sequence[str], max_batch: int, compile_kwargs: dict | None
+) -> list[Row]:
+    """Eager (and, with ``compile_kwargs`` for ``torch.compile``, compiled) rows of every mode.
+
+    Each row is also printed to stderr as soon as it is measured, so a run cut short keeps its rows.
+    """
+    rows: list[Row] = []
+
+    def add(row: Row) -> None:
+        rows.append(row)
+        print("| " + " | ".join(row.cells()) + " |", file=sys.stderr, flush=True)
+
     for mode in modes:
         fits = largest_fitting(lambda batch, mode=mode: bench.probe(mode, batch), max_batch, bench.device)
-        rows.append(bench.best_row(backend, mode, halvings(fits), None))
-        if compile is None:
+        add(bench.best_row(backend, mode, halvings(fits), None))
+        if compile_kwargs is None:
             continue
         if not fits:
-            rows.append(Row(backend, True, mode, note="skipped: eager does not fit"))
+            add(Row(backend, True, mode, note="skipped: eager does not fit"))
             continue
         target = bench.model if mode == "train" else bench.model.cell_embedding
         try:
-            compiled = torch.compile(target, dynamic=False, **compile)
-            rows.append(bench.best_row(backend, mode, halvings(fits), compiled))
+            compiled = torch.compile(target, dynamic=False, **compile_kwargs)
+            add(bench.best_row(backend, mode, halvings(fits), compiled))
         except Exception as err:  # a compile failure is a result, not a crash
-            message = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
-            rows.append(Row(backend, True, mode, note=f"compile failed: {type(err).__name__}: {message}"))
+            lines = str(err).strip().splitlines()
+            message = lines[0][:160].replace("|", "/") if lines else ""
+            add(Row(backend, True, mode, note=f"compile failed: {type(err).__name__}: {message}"))
         torch._dynamo.reset()
         release(bench.device)
     return rows
@@ -496,7 +508,7 @@ def run(argv: Sequence[str]) -> tuple[str, list[Row]]:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     config = build_config(args)
     size = args.peak_size or (8192 if device.type == "cuda" else 256)
-    peak_flops = matmul_peak(device, dtype, size, 20 if device.type == "cuda" else 5)
+    peak_flops = matmul_peak(device, dtype, size, 50 if device.type == "cuda" else 5)
     peak = f"{peak_flops / 1e12:.4g} TFLOP/s ({str(dtype).removeprefix('torch.')} {size}^3 matmul)"
     rows: list[Row] = []
     notes: list[str] = []
@@ -515,8 +527,8 @@ def run(argv: Sequence[str]) -> tuple[str, list[Row]]:
             steps=args.steps,
             seed=args.seed,
         )
-        compile = None if args.no_compile else {"mode": args.compile_mode, "backend": args.compile_backend}
-        rows += run_backend(bench, backend, args.modes, args.max_batch, compile)
+        compile_kwargs = None if args.no_compile else {"mode": args.compile_mode, "backend": args.compile_backend}
+        rows += run_backend(bench, backend, args.modes, args.max_batch, compile_kwargs)
         if device.type == "cuda" and "train" in args.modes:
             with bench.step_fn("train", 1, None) as step:
                 step()
