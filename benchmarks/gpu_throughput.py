@@ -21,7 +21,9 @@ peak is a loop of ``--peak-size``^3 bf16 matmuls (fp32 on the CPU) on the same d
 failing ``torch.compile`` is reported as a row, not raised. The performer encoders' feature-redraw check (a
 host sync on every training call) is switched off (``fix_projection_matrices_``); on CUDA the script also
 counts the host syncs that remain in one eager training step (``torch.cuda.set_sync_debug_mode``) and lists
-them below the table. The model exposes no activation checkpointing, so there is no flag for it.
+them below the table. The model exposes no activation checkpointing, so there is no flag for it. Rows go to
+stderr as they are measured; the report (header, table, host-sync notes) to stdout and, with ``--out``, to a
+markdown file (``--append`` adds a section, e.g. one per backend, since compiling takes minutes per backend).
 
 Model FLOPs (matmul FLOPs, 2 per multiply-add; element-wise work, softmax/exp, LayerNorm, sorting and
 gathers are not counted) for a micro-batch of B cells, G genes, top-k elements k, gene width d:
@@ -482,7 +484,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--max-batch", type=int, default=64, help="largest micro-batch tried")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per row")
-    parser.add_argument("--peak-size", type=int, help="matmul size of the peak (default 8192 on cuda, 256 on cpu)")
+    parser.add_argument("--peak-size", type=int, help="matmul size of the peak (default 8192 on cuda, 1024 on cpu)")
     parser.add_argument("--edges-per-gene", type=int, default=20, help="random GO graph degree")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="also write the header and table to this markdown file")
@@ -507,7 +509,7 @@ def run(argv: Sequence[str]) -> tuple[str, list[Row]]:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     config = build_config(args)
-    size = args.peak_size or (8192 if device.type == "cuda" else 256)
+    size = args.peak_size or (8192 if device.type == "cuda" else 1024)
     peak_flops = matmul_peak(device, dtype, size, 50 if device.type == "cuda" else 5)
     peak = f"{peak_flops / 1e12:.4g} TFLOP/s ({str(dtype).removeprefix('torch.')} {size}^3 matmul)"
     rows: list[Row] = []
