@@ -34,7 +34,7 @@ LOCAL_CENSUS = config["corpus"]["local_census"]
 EMBED_OPTIONS = {
     key: value
     for key, value in config["embed"].items()
-    if key not in ("datasets", "variants")
+    if key not in ("datasets", "variants", "threads")
 }
 PRETRAIN_OPTIONS = {
     key: value
