@@ -12,7 +12,9 @@ from __future__ import annotations
 import collections
 import json
 import re
+import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -36,10 +38,11 @@ WORKFLOW_PATHS = ("Snakefile", "workflow", "config", "profiles", "envs", "src", 
 PREEMPTED = "sclong"  # the variant whose pretraining job is preempted (random_leg depends on it)
 # Tiny pretraining and Gene2vec, merged over the demo config by a second --configfile: `--config` cannot
 # do it, since Snakemake parses nested --config values as strings (YAML BaseLoader) and the schema wants
-# integers. max_steps leaves time to preempt after the checkpoint at step 2; one embedded variant (of the
-# demo's five) still runs every rule.
+# integers. max_steps leaves time to preempt after the checkpoint at step 2; a fifth of the simulated cells
+# and one embedded variant (of the demo's five) still run every rule.
 TINY = {
-    "gene2vec": {"epochs": 2},
+    "corpus": {"local_census": {"simulated_cells": 600}},  # plus pbmc68k's 700 cells
+    "gene2vec": {"epochs": 2, "cells": 500},
     "embed": {"variants": ["random_leg"]},  # both datasets, through the variant that needs the others
     "model": {"top_k": 64},
     "pretrain": {
@@ -64,8 +67,6 @@ DEMO_ARGS = [
     # CLI (choices: apptainer, conda, env-modules), so name a method no rule uses: no rule has
     # `envmodules:`, so every rule runs with the venv's Python (common.smk puts it on PATH).
     "--software-deployment-method", "env-modules",
-    # `threads: workflow.cores` (pretrain, embed) needs a core count, which the profile does not set.
-    "--cores", "2",
     "--retries", "1",
     "--default-resources", "slurm_account='sclong'", "slurm_partition='cpu'", "runtime=30", "mem_mb=1000",
     "cpus_per_task=1",
@@ -218,31 +219,68 @@ def test_preempted_pretraining_resumes_where_it_stopped(demo: DemoRun) -> None:
     assert steps == list(range(1, TINY["pretrain"]["max_steps"] + 1))
 
 
-@pytest.mark.timeout(300)
-def test_launcher_runs_two_ranks_in_a_batch_job(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
-    """``python -m sclong.train.launch --nproc-per-node 2`` in a 2-CPU job trains with DDP world size 2
-    (gloo on CPU); rank 0 alone writes the outputs, once."""
+def _tiny_pretrain_args(tmp_path: Path) -> list[str]:
+    """``sclong.train.pretrain`` arguments for 4 steps on a synthetic corpus, outputs in ``tmp_path/run``."""
     corpus = write_corpus(tmp_path / "corpus")
     gene2vec, go_graph = write_knowledge(tmp_path / "knowledge")
-    out = tmp_path / "run"
     args = [
         "--corpus", corpus, "--gene2vec", gene2vec, "--go-graph", go_graph, "--model-config", model_config(),
-        "--out", out, "--max-steps", "4", "--batch-size", "8", "--val-every", "2", "--checkpoint-every", "2",
-        "--log-every", "1", "--device", "cpu", "--threads", "1", "--no-progress",
+        "--out", tmp_path / "run", "--max-steps", "4", "--batch-size", "8", "--val-every", "2",
+        "--checkpoint-every", "2", "--log-every", "1", "--device", "cpu", "--threads", "1", "--no-progress",
     ]  # fmt: skip
-    command = [sys.executable, "-m", "sclong.train.launch", "--nproc-per-node", "2", "--", *map(str, args)]
+    return list(map(str, args))
+
+
+def _run_job(tmp_path: Path, body: str, sbatch_args: list[str]) -> str:
+    """Run a bash batch job (sclong's sources on PYTHONPATH); returns its output once it COMPLETED."""
     script = tmp_path / "job.sh"
-    script.write_text(f"#!/bin/bash\nexport PYTHONPATH={REPO / 'src'}\nexec {subprocess.list2cmdline(command)}\n")
+    script.write_text(f"#!/bin/bash\nexport PYTHONPATH={REPO / 'src'}\n{body}\n")
     log = tmp_path / "job.out"
-    job = sbatch(["-c", "2", "-o", str(log), str(script)])
-    assert wait_for_job(job, timeout=240) == "COMPLETED", log.read_text()
+    job = sbatch([*sbatch_args, "-o", str(log), str(script)])
+    try:
+        state = wait_for_job(job, timeout=120)  # ~15 s when it works
+    finally:
+        subprocess.run(["scancel", job], check=False, capture_output=True)  # a job that hangs
+    assert state == "COMPLETED", log.read_text()
+    return log.read_text()
+
+
+def _assert_trained_once_on_two_ranks(out: Path, output: str) -> None:
+    """DDP world size 2 on CPU, 4 steps, and rank 0 alone wrote the outputs, once."""
     record = json.loads((out / "train_config.json").read_text())
     assert (record["world_size"], record["device"], record["steps"]) == (2, "cpu", 4)
-    output = log.read_text()
     assert output.count("sclong.train.pretrain: finished") == 1, output
     steps = [int(line.split(",")[0]) for line in (out / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == [1, 2, 3, 4]
     assert (out / "DONE").is_file() and (out / "model.safetensors").is_file()
+
+
+@pytest.mark.timeout(300)
+def test_launcher_runs_two_ranks_in_a_batch_job(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
+    """``python -m sclong.train.launch --nproc-per-node 2`` in a 2-CPU job trains with DDP world size 2
+    (gloo on CPU); rank 0 alone writes the outputs, once."""
+    command = [sys.executable, "-m", "sclong.train.launch", "--nproc-per-node", "2", "--"]
+    output = _run_job(tmp_path, f"exec {shlex.join([*command, *_tiny_pretrain_args(tmp_path)])}", ["-c", "2"])
+    _assert_trained_once_on_two_ranks(tmp_path / "run", output)
+
+
+@pytest.mark.timeout(300)
+def test_multi_node_command_runs_inside_a_jobstep_step(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
+    """The launcher's multi-node command, rehearsed on this one node: its ``srun`` starts inside a step that
+    holds the job's CPUs, memory and GPU (as Snakemake's jobstep does), and torchrun's c10d rendezvous on
+    the allocation's first host brings two ranks together. (Without ``--overlap --mem=0`` that srun waits
+    for resources the outer step holds.)"""
+    env = {"SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": tmp_path.name}
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    command = torchrun_command(2, _tiny_pretrain_args(tmp_path), env=env, port=port)
+    assert f"--rdzv_endpoint=localhost:{port}" in command
+    single_node = [{"--nodes=2": "--nodes=1", "--nnodes=2": "--nnodes=1"}.get(arg, arg) for arg in command]
+    jobstep = f"srun -n1 -c2 --gpus=1 --nodes=1 {shlex.join(single_node)}"
+    gpu = ["-p", slurm_cluster.gpu_partition, f"--gpus={slurm_cluster.gpu_type}:1", "-c", "2"]
+    output = _run_job(tmp_path, jobstep, gpu)
+    _assert_trained_once_on_two_ranks(tmp_path / "run", output)
 
 
 def test_multi_node_launch_meets_on_the_first_host_of_the_allocation(slurm_cluster: SlurmCluster) -> None:
@@ -250,5 +288,5 @@ def test_multi_node_launch_meets_on_the_first_host_of_the_allocation(slurm_clust
     that scontrol expands from SLURM_JOB_NODELIST."""
     env = {"SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "gpu[07-08]", "SLURM_JOB_ID": "123"}
     command = torchrun_command(4, ["--out", "x"], env=env)
-    assert command[:3] == ["srun", "--nodes=2", "--ntasks-per-node=1"]
+    assert command[:5] == ["srun", "--nodes=2", "--ntasks-per-node=1", "--overlap", "--mem=0"]
     assert {"--nnodes=2", "--nproc_per_node=4", "--rdzv_id=123", "--rdzv_endpoint=gpu07:29500"} <= set(command)
