@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+import pandas as pd
+
 from sclong.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -42,3 +44,15 @@ def plain_path(path: str | Path) -> Iterator[Path]:
         with gzip.open(path, "rb") as source, open(plain, "wb") as target:
             shutil.copyfileobj(source, target)
         yield plain
+
+
+def read_text_table(path: str | Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
+    """Read a TSV(.gz) as strings (empty cells stay ``""``); a missing column is an :class:`InputError`."""
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise InputError(path, f"cannot read {what} ({err})") from err
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise InputError(path, f"{what} lacks required column(s): {', '.join(missing)}")
+    return frame

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sclong.errors import InputError
 from sclong.io.atomic import atomic_path
+from sclong.knowledge.files import read_text_table
 from sclong.knowledge.genes import REQUIRED_COLUMNS, read_gene_table
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,7 @@ def _chromosome(location: str) -> str:
 
 def convert_hgnc(path: str | Path) -> pd.DataFrame:
     """Convert HGNC's complete set to the workflow's gene-table columns."""
-    try:
-        hgnc = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read HGNC table ({err})") from err
-    missing = [column for column in HGNC_COLUMNS if column not in hgnc.columns]
-    if missing:
-        raise InputError(path, f"HGNC table lacks required column(s): {', '.join(missing)}")
+    hgnc = read_text_table(path, HGNC_COLUMNS, "HGNC table")
     with_id = hgnc[hgnc["ensembl_gene_id"].str.strip() != ""]
     shared = with_id["ensembl_gene_id"].duplicated()
     if shared.any():

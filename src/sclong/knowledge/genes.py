@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from sclong.errors import InputError
+from sclong.knowledge.files import read_text_table
 
 REQUIRED_COLUMNS = (
     "ensembl_gene_id",
@@ -76,14 +77,7 @@ class GeneTable:
 
 def read_gene_table(path: str | Path) -> GeneTable:
     """Read and validate a gene table; versioned IDs are stripped, duplicate IDs are an error."""
-    try:
-        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read gene table ({err})") from err
-    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
-    if missing:
-        raise InputError(path, f"gene table lacks required column(s): {', '.join(missing)}")
-    frame = frame[list(REQUIRED_COLUMNS)].copy()
+    frame = read_text_table(path, REQUIRED_COLUMNS, "gene table")[list(REQUIRED_COLUMNS)].copy()
     frame["ensembl_gene_id"] = frame["ensembl_gene_id"].str.strip().map(strip_version)
     if (frame["ensembl_gene_id"] == "").any():
         raise InputError(path, f"{int((frame['ensembl_gene_id'] == '').sum())} row(s) have no ensembl_gene_id")
