@@ -4,7 +4,8 @@ One Snakemake run (module fixture ``demo``) builds the whole demo through snakem
 with the profile as committed plus command-line overrides that fit this 2-CPU node (see DEMO_ARGS); its
 ``sclong`` pretraining job is preempted with ``scancel --signal=TERM`` once it has written a checkpoint,
 and ``--retries 1`` resubmits it. The tests then read sacct and the outputs. Separately, the launcher
-runs two ranks in one batch job, and builds the multi-node ``srun`` command from SLURM's variables.
+runs two ranks in one batch job, builds the multi-node ``srun`` command from SLURM's variables, and that
+command (rehearsed on this one node) runs inside a step like the one Snakemake's jobstep holds.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_PATHS = ("Snakefile", "workflow", "config", "profiles", "envs", "src", "resources/demo")
 PREEMPTED = "sclong"  # the variant whose pretraining job is preempted (random_leg depends on it)
-# Tiny pretraining and Gene2vec, merged over the demo config by a second --configfile: `--config` cannot
+# Tiny settings, merged over the demo config by a second --configfile: `--config` cannot
 # do it, since Snakemake parses nested --config values as strings (YAML BaseLoader) and the schema wants
 # integers. max_steps leaves time to preempt after the checkpoint at step 2; a fifth of the simulated cells
 # and one embedded variant (of the demo's five) still run every rule.
