@@ -59,8 +59,21 @@ TINY = {
     },
 }
 PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+
+
+def profile_gpu_model(resources: dict[str, object]) -> str | None:
+    """The GPU model a rule's profile resources ask for: `gpu` + `gpu_model`, or a typed `gres` gpu:<model>:<n>."""
+    if resources.get("gpu"):
+        return str(resources["gpu_model"])
+    gres = str(resources.get("gres", "")).strip("'")
+    return gres.split(":")[1] if gres.startswith("gpu:") and gres.count(":") == 2 else None
+
+
 # The rules the profile sends to GPUs (pretrain, embed), with the GPU model it asks for.
-GPU_RULES = {rule: res["gpu_model"] for rule, res in PROFILE["set-resources"].items() if res.get("gpu")}
+GPU_RULES = {
+    rule: model for rule, res in PROFILE["set-resources"].items() if (model := profile_gpu_model(res)) is not None
+}
+assert set(GPU_RULES) == {"pretrain", "embed"} and set(GPU_RULES.values()) == {"a100"}, GPU_RULES
 # On top of profiles/slurm (each option replaces the profile's option of the same name as a whole):
 DEMO_ARGS = [
     "--configfile", "config/config.yaml", "tiny.yaml",  # the demo, not the profile's paper.yaml

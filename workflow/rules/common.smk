@@ -1,5 +1,6 @@
 # Configuration checks and helpers shared by every rule file.
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -106,6 +107,12 @@ CORPUS_OPTIONS = {
 def pretrained_weights(variant):
     """Weights of one model variant."""
     return PRETRAIN / variant / "model.safetensors"
+
+
+def processes_per_node(resources):
+    """Training processes per node: the GPU count of a `gres` such as gpu:a100:8, else `gpu`, else 1."""
+    match = re.search(r"gpu(?::[^:,]+)?:(\d+)", str(resources.get("gres", "") or ""))
+    return int(match.group(1)) if match else max(int(resources.get("gpu", 0) or 0), 1)
 
 
 def all_targets():

@@ -27,7 +27,7 @@ rule pretrain:
         out=lambda w: PRETRAIN / w.variant,
         model=shlex.quote(json.dumps(config["model"])),
         flags=cli_flags(PRETRAIN_OPTIONS),
-        processes=lambda w, resources: max(resources.gpu, 1),
+        processes=lambda w, resources: processes_per_node(resources),
     shell:
         # A finished run's checkpoints belong to the outputs being rebuilt: start afresh. An unfinished
         # run (preempted, killed) keeps them and resumes. `exec`: SIGTERM (preemption) must find no bash
