@@ -12,7 +12,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from sclong.model import EncoderConfig, ModelConfig, build_meta_model, paper_model_config
+from sclong.model import EncoderConfig, ModelConfig, paper_model_config
+from sclong.model.size import build_meta_model
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_throughput.py"
 TINY = (

@@ -3,8 +3,9 @@ import torch
 import yaml
 
 from sclong.errors import ConfigError
-from sclong.model import count_parameters, load_model, paper_model_config, save_model
+from sclong.model import load_model, paper_model_config, save_model
 from sclong.model.checkpoint import CONFIG, WEIGHTS
+from sclong.model.size import count_parameters
 from sclong.model.size import main as size_main
 from tests.model.helpers import tiny_cells, tiny_model
 

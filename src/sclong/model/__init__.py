@@ -3,16 +3,13 @@
 from sclong.model.checkpoint import load_model, save_model
 from sclong.model.config import EncoderConfig, ModelConfig, paper_model_config
 from sclong.model.sclong import ScLong, ScLongOutput, cell_vectors, randomize_mini_encoder, rank_elements
-from sclong.model.size import build_meta_model, count_parameters
 
 __all__ = [
     "EncoderConfig",
     "ModelConfig",
     "ScLong",
     "ScLongOutput",
-    "build_meta_model",
     "cell_vectors",
-    "count_parameters",
     "load_model",
     "paper_model_config",
     "randomize_mini_encoder",
