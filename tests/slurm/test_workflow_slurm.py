@@ -252,11 +252,29 @@ def _run_job(tmp_path: Path, body: str, sbatch_args: list[str]) -> str:
     log = tmp_path / "job.out"
     job = sbatch([*sbatch_args, "-o", str(log), str(script)])
     try:
-        state = wait_for_job(job, timeout=120)  # ~15 s when it works
+        state = wait_for_job(job, timeout=200)  # ~15 s when it works
+    except TimeoutError as error:  # say where it hangs: the job's steps, its processes and its output so far
+        steps = subprocess.run(["squeue", "-s", "-j", job], capture_output=True, text=True).stdout
+        processes = subprocess.run(["ps", "-eo", "pid,ppid,stat,etime,args"], capture_output=True, text=True).stdout
+        raise AssertionError(f"{error}\nsteps:\n{steps}\nprocesses:\n{processes}\noutput:\n{log.read_text()}") from None
     finally:
         subprocess.run(["scancel", job], check=False, capture_output=True)  # a job that hangs
     assert state == "COMPLETED", log.read_text()
     return log.read_text()
+
+
+def _free_port_below_ephemeral_range() -> int:
+    """A free TCP port for the rendezvous, below Linux's ephemeral range (32768-60999 here) as torchrun's
+    default 29500 is: a port from ``bind(0)`` lies inside it, where the sockets that srun, slurmstepd and
+    the TCPStore clients open meanwhile may take it before torchrun binds it."""
+    for port in range(29600, 30000):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("localhost", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 29600-29999")
 
 
 def _assert_trained_once_on_two_ranks(out: Path, output: str) -> None:
@@ -285,9 +303,7 @@ def test_multi_node_command_runs_inside_a_jobstep_step(slurm_cluster: SlurmClust
     the allocation's first host brings two ranks together. (Without ``--overlap --mem=0`` that srun waits
     for resources the outer step holds.)"""
     env = {"SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": tmp_path.name}
-    with socket.socket() as sock:  # a free port for the rendezvous
-        sock.bind(("localhost", 0))
-        port = sock.getsockname()[1]
+    port = _free_port_below_ephemeral_range()
     command = torchrun_command(2, _tiny_pretrain_args(tmp_path), env=env, port=port)
     assert f"--rdzv_endpoint=localhost:{port}" in command
     single_node = [{"--nodes=2": "--nodes=1", "--nnodes=2": "--nnodes=1"}.get(arg, arg) for arg in command]
