@@ -33,6 +33,7 @@ VALUE_DTYPE = np.dtype(np.float32)
 INDEX_DTYPE = np.dtype(np.int32)
 INDPTR_DTYPE = np.dtype(np.int64)
 _ARRAYS = {"data": VALUE_DTYPE, "indices": INDEX_DTYPE, "indptr": INDPTR_DTYPE}
+WRITE_CHUNK = 4 << 20
 _RESERVED = {"format", "n_genes", "n_cells", "nnz", "value_dtype", "shards"}
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,8 @@ class _OpenShard:
 
     def append(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> None:
         """Append rows given by their values, gene indices and row pointers (``indptr[0]`` = 0)."""
-        self._files["data"].write(np.ascontiguousarray(data, dtype=VALUE_DTYPE).data)
-        self._files["indices"].write(np.ascontiguousarray(indices, dtype=INDEX_DTYPE).data)
+        _write_in_chunks(self._files["data"], np.ascontiguousarray(data, dtype=VALUE_DTYPE))
+        _write_in_chunks(self._files["indices"], np.ascontiguousarray(indices, dtype=INDEX_DTYPE))
         self._indptr.append(indptr[1:].astype(INDPTR_DTYPE) + self.nnz)
         self.n_cells += len(indptr) - 1
         self.nnz += int(indptr[-1])
@@ -80,6 +81,14 @@ class _OpenShard:
     def abandon(self) -> None:
         for file in self._files.values():
             file.close()
+
+
+def _write_in_chunks(file: Any, array: np.ndarray) -> None:
+    """Write the bytes of contiguous ``array`` in pieces of :data:`WRITE_CHUNK` bytes: one write of tens of
+    megabytes into ext4's page cache ran at a tenth of the speed of 4 MiB writes on the test machine."""
+    view = memoryview(array).cast("B")
+    for start in range(0, len(view), WRITE_CHUNK):
+        file.write(view[start : start + WRITE_CHUNK])
 
 
 def _write_npy_header(file: Any, dtype: np.dtype, length: int) -> None:
