@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from sclong.errors import InputError
+from sclong.io import shards
 from sclong.io.shards import ShardedCSR, ShardWriter
 
 
@@ -53,6 +54,14 @@ def test_round_trip_layout_and_manifest(corpus):
     assert data.dtype == np.float32
     assert np.load(path / "shard-00001" / "indices.npy").dtype == np.int32
     assert np.load(path / "shard-00001" / "indptr.npy").dtype == np.int64
+
+
+def test_rows_written_in_many_pieces_round_trip(tmp_path, monkeypatch):
+    """Arrays longer than a write piece (here 100 bytes, not 4 MiB) are written whole and in order."""
+    monkeypatch.setattr(shards, "WRITE_CHUNK", 100)
+    full = random_csr(50, 40, seed=3, density=0.3)  # ~600 values: 24 pieces of data, 24 of indices
+    write(tmp_path / "c", [full[:20], full[20:]], 40, cells_per_shard=64)
+    assert (ShardedCSR(tmp_path / "c").rows(np.arange(50)) != full).nnz == 0
 
 
 def test_random_access_keeps_order_and_repeats(corpus):
