@@ -256,7 +256,8 @@ def _run_job(tmp_path: Path, body: str, sbatch_args: list[str]) -> str:
     except TimeoutError as error:  # say where it hangs: the job's steps, its processes and its output so far
         steps = subprocess.run(["squeue", "-s", "-j", job], capture_output=True, text=True).stdout
         processes = subprocess.run(["ps", "-eo", "pid,ppid,stat,etime,args"], capture_output=True, text=True).stdout
-        raise AssertionError(f"{error}\nsteps:\n{steps}\nprocesses:\n{processes}\noutput:\n{log.read_text()}") from None
+        output = log.read_text() if log.exists() else "(none: the job never started)"
+        raise AssertionError(f"{error}\nsteps:\n{steps}\nprocesses:\n{processes}\noutput:\n{output}") from None
     finally:
         subprocess.run(["scancel", job], check=False, capture_output=True)  # a job that hangs
     assert state == "COMPLETED", log.read_text()
