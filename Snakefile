@@ -16,6 +16,7 @@ include: "workflow/rules/resources.smk"
 include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/datasets.smk"
 include: "workflow/rules/embed.smk"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import jsonschema
 import yaml
 
 from sclong.errors import ConfigError
+
+SCALE_STAMP = ".sclong-scale"
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
@@ -56,3 +59,72 @@ def check_source_paths(sources: Mapping[str, Any], root: Path) -> None:
     for name, source in sources.items():
         if source and "path" in source and not (root / source["path"]).exists():
             raise ConfigError(f"sources.{name}.path", f"file not found: {source['path']}")
+
+
+def check_config(config: Mapping[str, Any], root: Path) -> None:
+    """Checks across keys that the schema cannot express; raise :class:`ConfigError` naming the key.
+
+    Run after :func:`validate_config`, before any job starts: local files exist, names refer to defined
+    datasets and variants, sizes agree, and no input comes from another config's result tree.
+    """
+    check_source_paths(config["sources"], root)
+    _check_results_dir(config, root)
+    corpus = config["corpus"]
+    if corpus["local_census"] and corpus["census"]["uri"] is not None:
+        raise ConfigError("corpus.census.uri", "must be null with corpus.local_census (its store is built for you)")
+    for name, dataset in config["datasets"].items():
+        if dataset.get("builtin") == "simulated" and not corpus["local_census"]:
+            raise ConfigError(f"datasets.{name}.builtin", "'simulated' needs corpus.local_census (the demo simulator)")
+        if "path" in dataset:
+            _check_input_path(config, root, f"datasets.{name}.path", dataset["path"])
+    _check_subset(config["embed"]["datasets"], config["datasets"], "embed.datasets", "datasets")
+    _check_subset(config["embed"]["variants"], config["pretrain"]["variants"], "embed.variants", "pretrain.variants")
+    if config["gene2vec"]["dim"] != config["model"]["gene_dim"]:
+        raise ConfigError(
+            "gene2vec.dim", f"is {config['gene2vec']['dim']} but model.gene_dim is {config['model']['gene_dim']}"
+        )
+    n_genes = _local_gene_count(config["sources"]["gene_table"], root)
+    for key, value in (("model.top_k", config["model"]["top_k"]), ("go_graph.top_k", config["go_graph"]["top_k"])):
+        if n_genes is not None and value >= n_genes:
+            raise ConfigError(key, f"is {value}, but the gene table has only {n_genes} genes")
+
+
+def _check_results_dir(config: Mapping[str, Any], root: Path) -> None:
+    """``results_dir`` holds one scale: a stamp written by the first run names it."""
+    stamp = root / config["results_dir"] / SCALE_STAMP
+    if stamp.is_file() and (found := stamp.read_text().strip()) != config["scale"]:
+        raise ConfigError(
+            "results_dir", f"{config['results_dir']} holds {found}-scale results; give {config['scale']} its own tree"
+        )
+
+
+def write_scale_stamp(config: Mapping[str, Any], root: Path) -> None:
+    """Mark ``results_dir`` as holding ``scale`` (checked by :func:`check_config` on every later run)."""
+    stamp = root / config["results_dir"] / SCALE_STAMP
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    if not stamp.is_file():
+        stamp.write_text(config["scale"] + "\n")
+
+
+def _check_input_path(config: Mapping[str, Any], root: Path, key: str, path: str) -> None:
+    results = Path(config["results_dir"])
+    if Path(path).parts[:1] == ("results",) and not Path(path).is_relative_to(results):
+        raise ConfigError(key, f"{path} lies in another result tree than results_dir ({results})")
+    if not Path(path).is_relative_to(results) and not (root / path).exists():
+        raise ConfigError(key, f"file not found: {path}")
+
+
+def _check_subset(names: list[str], defined: Any, key: str, where: str) -> None:
+    unknown = [name for name in names if name not in defined]
+    if unknown:
+        raise ConfigError(key, f"{unknown[0]!r} is not in {where} ({', '.join(defined) or 'none defined'})")
+
+
+def _local_gene_count(source: Mapping[str, Any] | None, root: Path) -> int | None:
+    """Rows of a committed gene table in the workflow's own format (``None`` for downloads)."""
+    if not source or "path" not in source or source.get("format", "sclong") != "sclong":
+        return None
+    path = root / source["path"]
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        return sum(1 for _ in handle) - 1

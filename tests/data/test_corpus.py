@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -17,13 +18,22 @@ from sclong.errors import ConfigError, InputError
 from sclong.io.shards import ShardedCSR
 from tests.data.helpers import GENES, as_dataset, sim, write_vocabulary
 
-OPTIONS = CorpusOptions(min_genes_per_dataset=100, min_nonzero=50, cells_per_shard=64, block_size=50)
+OPTIONS = CorpusOptions(
+    min_genes_per_dataset=100, min_nonzero=50, normalization="paper", max_value=10.0, cells_per_shard=64,
+    val_fraction=0.05, split_seed=0, block_size=50,
+)
+
+
+def census_source(uri, **choices) -> CensusSource:
+    """The planted Census with the config's census keys (all of them, as the rule passes them)."""
+    keys = {"uri": str(uri), "version": None, "organism": "Homo sapiens", "obs_value_filter": "", "dataset_ids": ()}
+    return CensusSource(**{**keys, **choices})
 
 
 @pytest.fixture(scope="module")
 def corpus(planted, tmp_path_factory):
     uri, inputs, vocabulary = planted
-    source = CensusSource(uri=str(uri))
+    source = census_source(uri)
     out = tmp_path_factory.mktemp("corpus") / "corpus"
     with open_census(source) as census:
         manifest = build_corpus(census, source, vocabulary, out, OPTIONS)
@@ -44,7 +54,7 @@ def vocabulary_matrix(cells, vocabulary) -> sp.csr_matrix:
 
 def test_gene_counts_match_direct_counts(planted):
     uri, inputs, _ = planted
-    source = CensusSource(uri=str(uri))
+    source = census_source(uri)
     with open_census(source) as census:
         counts = gene_counts(census, source)
     expected = pd.Series(0, index=GENES)
@@ -59,7 +69,7 @@ def test_gene_counts_match_direct_counts(planted):
 
 def test_gene_counts_respect_the_obs_filter(planted):
     uri, inputs, _ = planted
-    source = CensusSource(uri=str(uri), obs_value_filter="cell_type == 'type0'", dataset_ids=("b-raw",))
+    source = census_source(uri, obs_value_filter="cell_type == 'type0'", dataset_ids=("b-raw",))
     with open_census(source) as census:
         counts = gene_counts(census, source).set_index("feature_id")["nonzero_cells"]
     b = inputs["b-raw"]
@@ -110,7 +120,7 @@ def test_split_is_95_5_and_deterministic(planted, corpus, tmp_path):
     assert train.dtype == val.dtype == np.int64
     assert len(val) == 15 and len(train) == 285 and manifest["split"] == {"n_train": 285, "n_val": 15, "seed": 0}
     np.testing.assert_array_equal(np.union1d(train, val), np.arange(300))
-    source = CensusSource(uri=str(uri))
+    source = census_source(uri)
     with open_census(source) as census:
         build_corpus(census, source, vocabulary, tmp_path / "same", OPTIONS)
         other = CorpusOptions(**{**OPTIONS.__dict__, "split_seed": 1, "normalization": "scanpy"})
@@ -124,12 +134,15 @@ def test_split_is_95_5_and_deterministic(planted, corpus, tmp_path):
 def test_cli_gene_counts_and_build(planted, tmp_path):
     uri, _, vocabulary = planted
     write_vocabulary(tmp_path / "vocabulary.tsv", vocabulary)
-    source = ["--census-uri", str(uri), "--dataset-ids", "a-raw", "c-log1p"]
+    census = asdict(census_source(uri, dataset_ids=["a-raw", "c-log1p"]))
+    source = ["--census", json.dumps(census)]
     assert main(["gene-counts", *source, "--out", str(tmp_path / "counts.tsv")]) == 0
     counts = pd.read_csv(tmp_path / "counts.tsv", sep="\t")
     assert counts["nonzero_cells"].max() <= 125 + 80
     build = ["build", *source, "--vocabulary", str(tmp_path / "vocabulary.tsv"), "--out", str(tmp_path / "c")]
-    assert main([*build, "--min-genes-per-dataset", "100", "--min-nonzero", "50", "--cells-per-shard", "50"]) == 0
+    settings = {**asdict(OPTIONS), "cells_per_shard": 50}
+    del settings["block_size"]
+    assert main([*build, "--settings", json.dumps(settings)]) == 0
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert manifest["n_cells"] == 120 + 80 and len(manifest["shards"]) == 4
     assert manifest["source"]["value_filter"] == "is_primary_data == True and dataset_id in ['a-raw', 'c-log1p']"
@@ -137,15 +150,15 @@ def test_cli_gene_counts_and_build(planted, tmp_path):
 
 def test_filter_matching_nothing_is_one_clear_error(planted, tmp_path):
     uri, _, vocabulary = planted
-    source = CensusSource(uri=str(uri), obs_value_filter="tissue == 'brain'")
+    source = census_source(uri, obs_value_filter="tissue == 'brain'")
     with open_census(source) as census, pytest.raises(InputError, match="matches no cells"):
         build_corpus(census, source, vocabulary, tmp_path / "c", OPTIONS)
-    bad = CensusSource(uri=str(uri), obs_value_filter="no_such_column == 3")
+    bad = census_source(uri, obs_value_filter="no_such_column == 3")
     with open_census(bad) as census, pytest.raises(ConfigError, match="obs_value_filter"):
         gene_counts(census, bad)
     with pytest.raises(ConfigError, match="organism"):
         with open_census(source) as census:
-            gene_counts(census, CensusSource(uri=str(uri), organism="Mus musculus"))
+            gene_counts(census, census_source(uri, organism="Mus musculus"))
     assert not list(tmp_path.iterdir())
 
 
@@ -163,7 +176,7 @@ def test_bad_values_in_the_census_stop_the_build_without_output(monkeypatch, tmp
     local_census.build_local_census(uri, datasets)
     options = CorpusOptions(**{**OPTIONS.__dict__, "block_size": 25})
     for dataset_id, message in [("neg", "neg: expression values are negative"), ("zfrac", "zfrac: .*not all integers")]:
-        source = CensusSource(uri=str(uri), dataset_ids=("good", dataset_id))
+        source = census_source(uri, dataset_ids=("good", dataset_id))
         with open_census(source) as census, pytest.raises(InputError, match=message):
             build_corpus(census, source, GENES, tmp_path / "out", options)
         assert not (tmp_path / "out").exists()

@@ -81,7 +81,8 @@ def test_pbmc68k_is_log_normalised_with_ensembl_ids(gene_table):
 def test_demo_chain_through_the_clis(tmp_path, gene_table):
     table, coding = gene_table
     sim_path = tmp_path / "sim.h5ad"
-    args = ["--genes", str(table), "--n-genes", "800", "--n-cells", "300", "--n-batches", "2"]
+    simulator = {"n_cells": 300, "n_batches": 2, "n_cell_types": 5, "seed": 0, "cell_seed": 0}
+    args = ["--genes", str(table), "--n-genes", "800", "--settings", json.dumps(simulator)]
     assert simulate.main([*args, "--out", str(sim_path), "--network", str(tmp_path / "net.tsv")]) == 0
     uri = tmp_path / "census"
     argv = ["--out", str(uri), "--genes", str(table), "--pbmc68k", "--h5ad", str(sim_path), "--split-by", "batch"]
@@ -92,13 +93,16 @@ def test_demo_chain_through_the_clis(tmp_path, gene_table):
         obs = obs.concat().to_pandas()
     assert list(datasets["dataset_id"]) == ["pbmc68k-reduced", "sim-batch0", "sim-batch1"]
     assert len(obs) == 1000 and datasets["dataset_total_cell_count"].sum() == 1000
-    source = ["--census-uri", str(uri)]
+    census = {"uri": str(uri), "version": None, "organism": "Homo sapiens", "obs_value_filter": "", "dataset_ids": []}
+    source = ["--census", json.dumps(census)]
     assert corpus.main(["gene-counts", *source, "--out", str(tmp_path / "counts.tsv")]) == 0
     counts = pd.read_csv(tmp_path / "counts.tsv", sep="\t")
     top = counts.sort_values("nonzero_cells", ascending=False)["feature_id"].iloc[:1000].tolist()
     write_vocabulary(tmp_path / "vocabulary.tsv", top)
     build = ["build", *source, "--vocabulary", str(tmp_path / "vocabulary.tsv"), "--out", str(tmp_path / "corpus")]
-    assert corpus.main([*build, "--min-genes-per-dataset", "500", "--min-nonzero", "100"]) == 0
+    options = {"min_genes_per_dataset": 500, "min_nonzero": 100, "normalization": "paper", "max_value": 10.0,
+               "cells_per_shard": 500000, "val_fraction": 0.05, "split_seed": 0}  # fmt: skip
+    assert corpus.main([*build, "--settings", json.dumps(options)]) == 0
     manifest = json.loads((tmp_path / "corpus" / "manifest.json").read_text())
     kinds = {d["dataset_id"]: d.get("normalization") for d in manifest["datasets"]}
     assert kinds == {"pbmc68k-reduced": "log1p", "sim-batch0": "raw", "sim-batch1": "raw"}

@@ -12,7 +12,7 @@ from sclong.data.simulate import SimulationParams, main, simulate
 from sclong.errors import InputError
 
 GENES = [f"ENSG{i:011d}" for i in range(400)]
-SMALL = SimulationParams(n_cells=300, n_cell_types=3, n_batches=2, n_tfs=20, seed=3)
+SMALL = SimulationParams(n_cells=300, n_cell_types=3, n_batches=2, n_tfs=20, seed=3, cell_seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,12 @@ def test_deterministic_given_seed(cells):
     pd.testing.assert_frame_equal(again.uns["grn_edges"], cells.uns["grn_edges"])
     other = simulate(GENES, SimulationParams(**{**SMALL.__dict__, "seed": 4}))
     assert (other.X != cells.X).nnz > 0
+
+
+def test_cell_seed_draws_new_cells_of_the_same_tissue(cells):
+    held_out = simulate(GENES, SimulationParams(**{**SMALL.__dict__, "cell_seed": 1}))
+    pd.testing.assert_frame_equal(held_out.uns["grn_edges"], cells.uns["grn_edges"])
+    assert (held_out.X != cells.X).nnz > 0
 
 
 def test_counts_and_labels(cells):
@@ -49,7 +55,7 @@ def test_network_is_a_dag_with_regulated_targets(cells):
 
 
 def test_expression_follows_the_network():
-    sim = simulate(GENES, SimulationParams(n_cells=1500, n_cell_types=4, n_batches=1, n_tfs=20, seed=1))
+    sim = simulate(GENES, SimulationParams(n_cells=1500, n_cell_types=4, n_batches=1, n_tfs=20, seed=1, cell_seed=0))
     x = np.log1p(sim.X.toarray() / sim.X.sum(axis=1).A * 1e4)
     corr = np.corrcoef(x.T)
     pos = {g: i for i, g in enumerate(sim.var_names)}
@@ -64,7 +70,8 @@ def test_cli_writes_h5ad_and_network(tmp_path):
     pd.DataFrame({"ensembl_gene_id": GENES, "symbol": GENES}).to_csv(table, sep="\t", index=False)
     out, net = tmp_path / "sim.h5ad", tmp_path / "net.tsv"
     args = ["--genes", str(table), "--n-genes", "300", "--out", str(out), "--network", str(net)]
-    assert main([*args, "--n-cells", "200", "--n-tfs", "15", "--seed", "2"]) == 0
+    settings = '{"n_cells": 200, "n_cell_types": 5, "n_batches": 2, "n_tfs": 15, "seed": 2, "cell_seed": 0}'
+    assert main([*args, "--settings", settings]) == 0
     written = ad.read_h5ad(out)
     assert written.shape == (200, 300) and written.uns["simulation"]["seed"] == 2
     network = pd.read_csv(net, sep="\t")
@@ -75,5 +82,6 @@ def test_duplicate_gene_ids_are_refused(tmp_path):
     table = tmp_path / "genes.tsv"
     pd.DataFrame({"ensembl_id": ["ENSG1", "ENSG2", "ENSG1"]}).to_csv(table, sep="\t", index=False)
     with pytest.raises(InputError, match="genes.tsv: duplicate gene IDs, e.g. ENSG1"):
-        main(["--genes", str(table), "--out", str(tmp_path / "x.h5ad")])
+        settings = '{"n_cells": 10, "n_cell_types": 2, "n_batches": 1, "seed": 0, "cell_seed": 0}'
+        main(["--genes", str(table), "--out", str(tmp_path / "x.h5ad"), "--settings", settings])
     assert not (tmp_path / "x.h5ad").exists()

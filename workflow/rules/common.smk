@@ -9,12 +9,25 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from sclong.config import check_source_paths, load_schema, validate_config  # noqa: E402
+from sclong.config import (  # noqa: E402
+    check_config,
+    load_schema,
+    validate_config,
+    write_scale_stamp,
+)
 from sclong.errors import ConfigError  # noqa: E402
+from sclong.settings import to_json  # noqa: E402
 
 ROOT = Path(workflow.basedir)
 SRC = ROOT / "src"
-RESULTS = Path("results")
+try:
+    validate_config(config, load_schema(ROOT / "config" / "schema.yaml"))
+    check_config(config, Path.cwd())
+except ConfigError as err:
+    print(f"invalid configuration: {err}", file=sys.stderr)
+    sys.exit(1)
+
+RESULTS = Path(config["results_dir"])
 LOGS = RESULTS / "logs"
 KNOWLEDGE = RESULTS / "knowledge"
 CORPUS = RESULTS / "corpus"
@@ -24,14 +37,13 @@ DATASETS = RESULTS / "datasets"
 VARIANTS = ["sclong", "wo_leg", "random_leg", "wo_go", "random_go"]
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
-try:
-    validate_config(config, load_schema(ROOT / "config" / "schema.yaml"))
-    check_source_paths(config["sources"], Path.cwd())
-except ConfigError as err:
-    print(f"invalid configuration: {err}", file=sys.stderr)
-    sys.exit(1)
+
+onstart:
+    write_scale_stamp(config, Path.cwd())
+
 
 LOCAL_CENSUS = config["corpus"]["local_census"]
+CENSUS_URI = str(CORPUS / "local_census") if LOCAL_CENSUS else config["corpus"]["census"]["uri"]
 EMBED_OPTIONS = {
     key: value
     for key, value in config["embed"].items()
@@ -88,20 +100,20 @@ def census_input():
     return rules.local_census.output if LOCAL_CENSUS else []
 
 
-CENSUS_FLAGS = cli_flags(
+def logged(command):
+    """``command`` with its stderr in the rule's log; when it fails, the log's last line (the one-line
+    error) also reaches the console, and the exit status is kept."""
+    return f"{command} 2> {{log:q}} || {{{{ status=$?; tail -n 1 {{log:q}} >&2; exit $status; }}}}"
+
+
+CENSUS_SETTINGS = to_json({**config["corpus"]["census"], "uri": CENSUS_URI})
+CORPUS_SETTINGS = to_json(
     {
-        "census_uri": config["corpus"]["census"]["uri"],
-        "census_version": config["corpus"]["census"]["version"],
-        "organism": config["corpus"]["census"]["organism"],
-        "obs_value_filter": config["corpus"]["census"]["obs_value_filter"],
-        "dataset_ids": config["corpus"]["census"]["dataset_ids"],
+        key: value
+        for key, value in config["corpus"].items()
+        if key not in ("census", "local_census")
     }
 )
-CORPUS_OPTIONS = {
-    key: value
-    for key, value in config["corpus"].items()
-    if key not in ("census", "local_census")
-}
 
 
 def pretrained_weights(variant):

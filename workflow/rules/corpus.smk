@@ -13,24 +13,19 @@ if LOCAL_CENSUS:
         conda:
             "../../envs/data.yaml"
         params:
-            flags=cli_flags(
-                {
-                    "n_cells": LOCAL_CENSUS["simulated_cells"],
-                    "n_batches": LOCAL_CENSUS["simulated_batches"],
-                    "n_cell_types": LOCAL_CENSUS["simulated_cell_types"],
-                    "seed": LOCAL_CENSUS["seed"],
-                }
-            ),
+            settings=to_json(LOCAL_CENSUS["simulator"]),
         shell:
-            "python -m sclong.data.simulate --genes {input:q} {params.flags}"
-            " --out {output.cells:q} --network {output.network:q} 2> {log:q}"
+            logged(
+                "python -m sclong.data.simulate --genes {input:q} --settings {params.settings:q}"
+                " --out {output.cells:q} --network {output.network:q}"
+            )
 
     rule local_census:
         input:
             genes=rules.gene_table.output[0],
             cells=rules.simulate_demo_cells.output.cells,
         output:
-            directory(config["corpus"]["census"]["uri"]),
+            directory(CENSUS_URI),
         log:
             LOGS / "corpus" / "local_census.log",
         conda:
@@ -38,8 +33,10 @@ if LOCAL_CENSUS:
         params:
             pbmc68k="--pbmc68k" if LOCAL_CENSUS["pbmc68k"] else "",
         shell:
-            "python -m sclong.data.local_census --out {output:q} --genes {input.genes:q} {params.pbmc68k}"
-            " --h5ad {input.cells:q} --split-by batch 2> {log:q}"
+            logged(
+                "python -m sclong.data.local_census --out {output:q} --genes {input.genes:q} {params.pbmc68k}"
+                " --h5ad {input.cells:q} --split-by batch"
+            )
 
 
 rule corpus_gene_counts:
@@ -52,9 +49,11 @@ rule corpus_gene_counts:
     conda:
         "../../envs/data.yaml"
     params:
-        census=CENSUS_FLAGS,
+        census=CENSUS_SETTINGS,
     shell:
-        "python -m sclong.data.corpus gene-counts {params.census} --out {output:q} 2> {log:q}"
+        logged(
+            "python -m sclong.data.corpus gene-counts --census {params.census:q} --out {output:q}"
+        )
 
 
 rule corpus_shards:
@@ -68,11 +67,13 @@ rule corpus_shards:
     conda:
         "../../envs/data.yaml"
     params:
-        census=CENSUS_FLAGS,
-        options=cli_flags(CORPUS_OPTIONS),
+        census=CENSUS_SETTINGS,
+        settings=CORPUS_SETTINGS,
     shell:
-        "python -m sclong.data.corpus build {params.census} --vocabulary {input.vocabulary:q}"
-        " {params.options} --out {output:q} 2> {log:q}"
+        logged(
+            "python -m sclong.data.corpus build --census {params.census:q} --vocabulary {input.vocabulary:q}"
+            " --settings {params.settings:q} --out {output:q}"
+        )
 
 
 rule corpus:

@@ -1,20 +1,9 @@
 # Representations of every configured dataset under every model variant, computed once and reused.
 
 
-rule pbmc68k_cells:
-    output:
-        DATASETS / "pbmc68k.h5ad",
-    log:
-        LOGS / "datasets" / "pbmc68k.log",
-    conda:
-        "../../envs/data.yaml"
-    shell:
-        "python -m sclong.data.pbmc68k --out {output:q} 2> {log:q}"
-
-
 rule embed:
     input:
-        cells=lambda w: config["embed"]["datasets"][w.dataset],
+        cells=lambda w: dataset_file(w.dataset),
         weights=PRETRAIN / "{variant}" / "model.safetensors",
         vocabulary=rules.vocabulary.output.vocabulary,
         gene_table=rules.gene_table.output[0],
@@ -24,7 +13,7 @@ rule embed:
         LOGS / "embed" / "{variant}" / "{dataset}.log",
     wildcard_constraints:
         variant="|".join(VARIANTS),
-        dataset="|".join(config["embed"]["datasets"]) or "^$",
+        dataset="|".join(config["datasets"]) or "^$",
     conda:
         "../../envs/torch.yaml"
     threads: config["embed"]["threads"] or workflow.cores

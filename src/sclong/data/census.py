@@ -33,15 +33,16 @@ _PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 @dataclass(frozen=True)
 class CensusSource:
-    """Which Census and which cells (the ``corpus.census`` config block)."""
+    """Which Census and which cells (the ``corpus.census`` config block; no defaults: the config has them)."""
 
-    uri: str | None = None
-    version: str | None = None
-    organism: str = "Homo sapiens"
-    obs_value_filter: str = ""
-    dataset_ids: tuple[str, ...] = ()
+    uri: str | None
+    version: str | None
+    organism: str
+    obs_value_filter: str
+    dataset_ids: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset_ids", tuple(self.dataset_ids))
         for dataset_id in self.dataset_ids:
             if not _PLAIN_ID.match(dataset_id):
                 raise ConfigError("corpus.census.dataset_ids", f"not a dataset ID: {dataset_id!r}")

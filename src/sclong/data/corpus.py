@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import tiledbsoma
@@ -38,12 +38,13 @@ from sclong.data.census import (
     presence_matrix,
     read_var,
 )
-from sclong.data.normalize import CELL_MAX, NORMALIZATIONS, detect_kind, normalize
+from sclong.data.normalize import detect_kind, normalize
 from sclong.data.qc import DuplicateFilter, to_vocabulary, train_val_split, vocabulary_lookup
 from sclong.errors import InputError
 from sclong.io.atomic import atomic_path
 from sclong.io.shards import ShardWriter
 from sclong.knowledge.vocabulary import read_vocabulary
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
 QC_KEYS = (
@@ -61,15 +62,16 @@ QC_KEYS = (
 
 @dataclass(frozen=True)
 class CorpusOptions:
-    """QC, normalisation and layout settings (the ``corpus`` config block; defaults: paper scale)."""
+    """QC, normalisation and layout settings: the ``corpus`` config block (its keys have no default here)
+    plus ``block_size``, the cells read per Census query."""
 
-    min_genes_per_dataset: int = 1000
-    min_nonzero: int = 300
-    normalization: str = "paper"
-    max_value: float = CELL_MAX
-    cells_per_shard: int = 500_000
-    val_fraction: float = 0.05
-    split_seed: int = 0
+    min_genes_per_dataset: int
+    min_nonzero: int
+    normalization: Literal["paper", "scanpy"]
+    max_value: float
+    cells_per_shard: int
+    val_fraction: float
+    split_seed: int
     block_size: int = 8192
 
 
@@ -174,52 +176,29 @@ class _DatasetStreamer:
         return {"normalization": kind, **counts}
 
 
-def _source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--census-uri", help="SOMA URI to open instead of a Census release")
-    parser.add_argument("--census-version", help="Census release (ignored with --census-uri)")
-    parser.add_argument("--organism", default="Homo sapiens")
-    parser.add_argument("--obs-value-filter", default="", help="extra SOMA obs filter (ANDed with primary data)")
-    parser.add_argument("--dataset-ids", nargs="*", default=[], help="only these datasets")
-
-
-def _source(args: argparse.Namespace) -> CensusSource:
-    return CensusSource(
-        uri=args.census_uri,
-        version=args.census_version,
-        organism=args.organism,
-        obs_value_filter=args.obs_value_filter,
-        dataset_ids=tuple(args.dataset_ids),
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``gene-counts`` (per-gene non-zero cells TSV) and ``build`` (the sharded corpus)."""
     parser = argparse.ArgumentParser(prog="python -m sclong.data.corpus", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     counts = commands.add_parser("gene-counts", help="feature_id, feature_name, nonzero_cells TSV")
-    _source_arguments(counts)
-    counts.add_argument("--out", required=True, help="output TSV")
     build = commands.add_parser("build", help="sharded CSR corpus with manifest and train/val split")
-    _source_arguments(build)
+    for command in (counts, build):
+        command.add_argument("--census", required=True, metavar="JSON", help="the config section corpus.census")
+        command.add_argument("--out", required=True, help="output TSV (gene-counts) or corpus directory (build)")
     build.add_argument("--vocabulary", required=True, help="vocabulary TSV (index, ensembl_id, ...)")
-    build.add_argument("--out", required=True, help="output corpus directory")
-    defaults = CorpusOptions()
-    for field, value in asdict(defaults).items():
-        flag = f"--{field.replace('_', '-')}"
-        if field == "normalization":
-            build.add_argument(flag, choices=NORMALIZATIONS, default=value)
-        else:
-            build.add_argument(flag, type=type(value), default=value)
+    add_settings_argument(build, "corpus")
     args = parser.parse_args(argv)
-    source = _source(args)
+    source = from_mapping(CensusSource, parse_settings(args.census, "corpus.census"), "corpus.census")
+    options = None
+    if args.command == "build":
+        options = from_mapping(CorpusOptions, parse_settings(args.settings, "corpus"), "corpus")
     with open_census(source) as census:
-        if args.command == "gene-counts":
+        if options is None:
             table = gene_counts(census, source)
             with atomic_path(args.out) as tmp:
                 table.to_csv(tmp, sep="\t", index=False)
             return 0
         vocabulary = read_vocabulary(args.vocabulary)["ensembl_id"].tolist()
-        options = CorpusOptions(**{field: getattr(args, field) for field in asdict(defaults)})
         build_corpus(census, source, vocabulary, args.out, options)
     return 0
 

@@ -1,0 +1,21 @@
+"""Downstream tasks of the paper: one module per task, each exposing ``TASK`` (see :mod:`sclong.tasks.base`)."""
+
+from __future__ import annotations
+
+import importlib
+
+from sclong.errors import ConfigError
+from sclong.tasks.base import Task
+
+TASK_MODULES = {
+    "grn_inference": "sclong.tasks.grn_inference",
+    "batch_integration": "sclong.tasks.batch_integration",
+    "marker_genes": "sclong.tasks.marker_genes",
+}
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name`` (its module is imported on first use)."""
+    if name not in TASK_MODULES:
+        raise ConfigError("task", f"unknown task {name!r} (known: {', '.join(TASK_MODULES)})")
+    return importlib.import_module(TASK_MODULES[name]).TASK

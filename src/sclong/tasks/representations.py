@@ -1,0 +1,98 @@
+"""scLong gene representations of a task's cells, computed in the task's job from a checkpoint.
+
+Tasks that need gene-level values of particular cells (GRN inference: per-gene values across all cells;
+marker genes: gene vectors averaged over sampled cells) run the model here rather than storing a
+cells x genes x dim array: at paper scale that array would not fit on disk. Cells are mapped to the
+checkpoint's vocabulary and normalised exactly as :mod:`sclong.embed` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from sclong.errors import InputError
+
+
+@dataclass
+class ModelCells:
+    """A checkpoint's model with cells mapped to its vocabulary.
+
+    ``values`` (cells x mapped genes, CSR, normalised) feed vocabulary positions ``vocab_index``; ``genes``
+    maps each input var name found in the vocabulary to its vocabulary position.
+    """
+
+    model: object
+    values: object
+    vocab_index: np.ndarray
+    genes: pd.Series
+    device: object
+
+
+def load_model_cells(
+    checkpoint: Path, adata: object, device: Literal["auto", "cpu", "cuda"], normalization: str, source: str
+) -> ModelCells:
+    """Load ``checkpoint`` on ``device`` and map the cells of ``adata`` (var names: symbols or Ensembl IDs),
+    normalised with ``normalization`` (``embed.normalization``) as :mod:`sclong.embed` does."""
+    import scipy.sparse as sp
+    import torch
+
+    from sclong.data.normalize import detect_kind, normalize
+    from sclong.embed import map_to_vocabulary
+    from sclong.model.checkpoint import load_checkpoint
+
+    target = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    loaded = load_checkpoint(checkpoint, map_location=target)
+    mapping = map_to_vocabulary(adata.var_names, loaded.vocabulary, loaded.gene_table)
+    matrix = sp.csr_matrix(adata.X)
+    kind = detect_kind(matrix.data, source)
+    if kind == "unknown":
+        raise InputError(source, "values are neither raw counts nor log1p-normalised; cannot embed them")
+    values = normalize(matrix, kind, normalization)[:, mapping.var_index].tocsr()
+    names = pd.Series(mapping.vocab_index, index=[str(adata.var_names[i]) for i in mapping.var_index])
+    loaded.model.eval()
+    return ModelCells(loaded.model, values, mapping.vocab_index, names, torch.device(target))
+
+
+def _batches(cells: ModelCells, rows: np.ndarray, batch_size: int, positions: np.ndarray) -> Iterator[np.ndarray]:
+    """Representations [batch, len(positions), gene_dim] of the given cells, batch by batch."""
+    import torch
+
+    n_genes = cells.model.config.n_genes
+    index = torch.as_tensor(positions, device=cells.device)
+    for start in range(0, len(rows), batch_size):
+        chunk = cells.values[rows[start : start + batch_size]]
+        dense = np.zeros((chunk.shape[0], n_genes), dtype=np.float32)
+        dense[:, cells.vocab_index] = chunk.toarray()
+        with torch.no_grad():
+            out = cells.model(torch.from_numpy(dense).to(cells.device))
+        yield out.representations[:, index].float().cpu().numpy()
+
+
+def gene_representations(
+    cells: ModelCells,
+    genes: Sequence[str],
+    rows: np.ndarray,
+    reduce: Literal["features", "cells"],
+    batch_size: int,
+) -> np.ndarray:
+    """Representations of ``genes`` (input var names in the vocabulary) for the cells ``rows``.
+
+    ``reduce`` ``features``: each gene's representation averaged over its features -> cells x genes (the
+    per-gene value of a cell); ``cells``: averaged over the cells -> genes x gene_dim.
+    """
+    missing = [gene for gene in genes if gene not in cells.genes.index]
+    if missing:
+        raise InputError("genes", f"{len(missing)} gene(s) not in the model's vocabulary, e.g. {missing[:5]}")
+    positions = cells.genes.loc[list(genes)].to_numpy()
+    if reduce == "features":
+        return np.concatenate([batch.mean(axis=-1) for batch in _batches(cells, rows, batch_size, positions)])
+    total = np.zeros((len(positions), cells.model.config.gene_dim), dtype=np.float64)
+    for batch in _batches(cells, rows, batch_size, positions):
+        total += batch.sum(axis=0)
+    return (total / max(len(rows), 1)).astype(np.float32)

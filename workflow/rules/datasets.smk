@@ -1,0 +1,53 @@
+# Cells for embeddings and downstream tasks: <results_dir>/datasets/<name>.h5ad, or the user's own file.
+
+
+def dataset_file(name):
+    """The .h5ad of dataset ``name``: a user's `path`, else what a dataset rule writes."""
+    return config["datasets"][name].get("path") or DATASETS / f"{name}.h5ad"
+
+
+def builtin_datasets(kind):
+    """Names of the datasets of one builtin kind (a wildcard constraint; never empty)."""
+    names = [n for n, d in config["datasets"].items() if d.get("builtin") == kind]
+    return "|".join(names) or "^$"
+
+
+rule dataset_pbmc68k:
+    output:
+        DATASETS / "{dataset}.h5ad",
+    log:
+        LOGS / "datasets" / "{dataset}.log",
+    wildcard_constraints:
+        dataset=builtin_datasets("pbmc68k"),
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        logged("python -m sclong.data.pbmc68k --out {output:q}")
+
+
+if LOCAL_CENSUS:
+
+    rule dataset_simulated:
+        input:
+            rules.gene_table.output[0],
+        output:
+            DATASETS / "{dataset}.h5ad",
+        log:
+            LOGS / "datasets" / "{dataset}.log",
+        wildcard_constraints:
+            dataset=builtin_datasets("simulated"),
+        conda:
+            "../../envs/data.yaml"
+        params:
+            settings=lambda w: to_json(
+                {
+                    **LOCAL_CENSUS["simulator"],
+                    "n_cells": config["datasets"][w.dataset]["n_cells"],
+                    "cell_seed": config["datasets"][w.dataset]["cell_seed"],
+                }
+            ),
+        shell:
+            logged(
+                "python -m sclong.data.simulate --genes {input:q} --settings {params.settings:q}"
+                " --out {output:q}"
+            )
