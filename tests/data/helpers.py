@@ -35,7 +35,9 @@ def as_dataset(dataset_id: str, cells: ad.AnnData, normalization: str | None = N
 
 
 def sim(n_cells: int, seed: int, genes: list[str] = GENES) -> ad.AnnData:
-    params = SimulationParams(n_cells=n_cells, n_cell_types=3, n_batches=1, n_tfs=15, library_size=3000, seed=seed, cell_seed=0)
+    params = SimulationParams(
+        n_cells=n_cells, n_cell_types=3, n_batches=1, n_tfs=15, library_size=3000, seed=seed, cell_seed=0
+    )
     return simulate(genes, params)
 
 

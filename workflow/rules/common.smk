@@ -34,6 +34,11 @@ CORPUS = RESULTS / "corpus"
 PRETRAIN = RESULTS / "pretrain"
 EMBEDDINGS = RESULTS / "embeddings"
 DATASETS = RESULTS / "datasets"
+TASKS = RESULTS / "tasks"
+STATS = RESULTS / "stats"
+FIGURE_DIR = RESULTS / "figures"
+REPORT_DIR = RESULTS / "report"
+SCALE = config["scale"]
 VARIANTS = ["sclong", "wo_leg", "random_leg", "wo_go", "random_go"]
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
@@ -134,4 +139,7 @@ def all_targets():
         *rules.corpus.input,
         *rules.pretrain_all.input,
         *rules.embed_all.input,
+        *rules.tasks_all.input,
+        *rules.stats_all.input,
+        *rules.figures_all.input,
     ]

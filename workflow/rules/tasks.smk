@@ -1,9 +1,9 @@
 # Downstream tasks: one job per task and method running every seed (tasks.job_per: method), or one job per
 # seed (job_per: seed); deterministic methods run once, with the first seed.
 
-from sclong.tasks import get_task  # noqa: E402
+from sclong.tasks import TASK_MODULES, get_task  # noqa: E402
 
-TASK_NAMES = [name for name in config["tasks"] if name not in ("seeds", "job_per")]
+TASK_NAMES = [name for name in TASK_MODULES if name in config["tasks"]]
 SEEDS = config["tasks"]["seeds"]
 PER_SEED = config["tasks"]["job_per"] == "seed"
 
@@ -34,6 +34,15 @@ def task_input_paths(task_name):
         return {name: paths[name] for name in task.inputs(wildcards.method)}
 
     return inputs
+
+
+def task_settings(task):
+    """The task's config section plus the settings it shares: tasks.device, embed.normalization."""
+    return {
+        **config["tasks"][task],
+        "device": config["tasks"]["device"],
+        "normalization": config["embed"]["normalization"],
+    }
 
 
 def input_flags(wildcards, input):
@@ -75,13 +84,14 @@ for _task in TASK_NAMES:
             params:
                 task=_task,
                 seeds=(lambda w: w.seed) if PER_SEED and _seeded else " ".join(map(str, _seeds)),
-                settings=to_json(config["tasks"][_task]),
+                settings=to_json(task_settings(_task)),
                 inputs=input_flags,
                 out=lambda w, task=_task: TASKS / task / w.method,
+                scale=SCALE,
             shell:
                 logged(
                     "OMP_NUM_THREADS={threads} python -m sclong.tasks.run --task {params.task} --method {wildcards.method}"
-                    " --seeds {params.seeds} {params.inputs} --settings {params.settings:q} --scale {SCALE}"
+                    " --seeds {params.seeds} {params.inputs} --settings {params.settings:q} --scale {params.scale}"
                     " --out-dir {params.out:q}"
                 )
 

@@ -1,0 +1,58 @@
+"""The paper's figures: one module per figure, each drawing only from tidy tables (metrics, statistics,
+the paper's reported numbers, run artifacts). This module holds what the workflow needs at parse time
+(which tasks and methods each figure shows) and imports no plotting library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sclong.errors import ConfigError
+from sclong.tasks.base import MODEL_METHODS
+
+DISPLAY_NAMES = {
+    "sclong": "scLong", "wo_leg": "w/o LEG", "random_leg": "Random LEG", "wo_go": "w/o GO", "random_go": "Random GO",
+    "deepsem": "DeepSEM", "genie3": "GENIE3", "go_graph": "GO Graph", "raw": "Raw", "hvg": "HVG", "scvi": "scVI",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure: its tasks, and which of their configured methods it shows.
+
+    ``methods`` ``main``: scLong and the task's baselines (the paper's comparison figures); ``variants``:
+    the model variants (the ablation figure).
+    """
+
+    name: str
+    title: str
+    tasks: tuple[str, ...]
+    methods: Literal["main", "variants"]
+    module: str
+
+
+FIGURES = {
+    "fig5": FigureSpec("fig5", "Gene regulatory network inference", ("grn_inference",), "main", "sclong.figures.fig5"),
+    "fig6": FigureSpec("fig6", "Zero-shot batch integration", ("batch_integration",), "main", "sclong.figures.fig6"),
+    "fig8": FigureSpec("fig8", "Marker genes co-cluster in scLong gene space", ("marker_genes",), "main",
+                       "sclong.figures.fig8"),
+}  # fmt: skip
+
+
+def get_figure(name: str) -> FigureSpec:
+    """The figure called ``name``."""
+    if name not in FIGURES:
+        raise ConfigError("figure", f"unknown figure {name!r} (known: {', '.join(FIGURES)})")
+    return FIGURES[name]
+
+
+def figure_methods(spec: FigureSpec, configured: list[str]) -> list[str]:
+    """The configured methods of a task that ``spec`` shows, in configured order."""
+    if spec.methods == "variants":
+        return [m for m in configured if m in MODEL_METHODS]
+    return [m for m in configured if m == "sclong" or m not in MODEL_METHODS]
+
+
+def display_name(method: str) -> str:
+    """How a method is labelled in figures."""
+    return DISPLAY_NAMES.get(method, method)

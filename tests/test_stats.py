@@ -1,0 +1,88 @@
+"""Statistics: Welch/Student t-tests, Cohen's d and BH against hand-computed values; stated NAs; input checks."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from sclong.errors import InputError
+from sclong.stats import StatsSettings, cohens_d, compare, main, read_metrics, significance
+from tests.tidy import write_run
+
+WELCH = StatsSettings(test="welch", alpha=0.05)
+
+
+def runs(values: dict[str, list[float | None]], metric: str = "auc", scenario: str = "all") -> pd.DataFrame:
+    rows = [("t", method, seed, scenario, metric, v, "" if v is not None else "not applicable here")
+            for method, vs in values.items() for seed, v in enumerate(vs)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["task", "method", "seed", "scenario", "metric", "value", "note"])
+
+
+def test_welch_and_cohens_d_match_hand_computation() -> None:
+    ref, other = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0, 8.0]
+    table = compare(runs({"sclong": ref, "base": other}), "figX", WELCH)
+    row = table.iloc[0]
+    # Welch: t = (2 - 5) / sqrt(1/3 + 6.6667/4) = -3 / sqrt(2.0) ; df by Welch-Satterthwaite
+    assert row["t_statistic"] == pytest.approx(-3 / math.sqrt(1 / 3 + (20 / 3) / 4))
+    assert row["p_value"] == pytest.approx(scipy_stats.ttest_ind(ref, other, equal_var=False).pvalue)
+    pooled = math.sqrt((2 * 1.0 + 3 * (20 / 3)) / 5)
+    assert row["cohens_d"] == pytest.approx((2 - 5) / pooled)
+    assert row["p_adjusted"] == pytest.approx(row["p_value"])  # a family of one test
+    student = compare(runs({"sclong": ref, "base": other}), "figX", StatsSettings("student", 0.05)).iloc[0]
+    assert student["p_value"] == pytest.approx(scipy_stats.ttest_ind(ref, other).pvalue)
+    assert student["test"] == "student two-sided t-test"
+
+
+def test_benjamini_hochberg_over_the_figure_family() -> None:
+    frames = []
+    rng = np.random.default_rng(0)
+    for metric, shift in (("m1", 0.5), ("m2", 1.0), ("m3", 3.0)):
+        frames.append(runs({"sclong": list(rng.normal(shift, 1, 5)), "base": list(rng.normal(0, 1, 5))}, metric))
+    table = compare(pd.concat(frames), "figX", WELCH).sort_values("p_value")
+    p = table["p_value"].to_numpy()
+    expected = np.minimum.accumulate((p * 3 / np.arange(1, 4))[::-1])[::-1]
+    np.testing.assert_allclose(table["p_adjusted"], np.minimum(expected, 1))
+
+
+def test_untestable_comparisons_say_why() -> None:
+    table = compare(runs({"sclong": [0.9], "single": [0.8], "flat": [0.5]}), "figX", WELCH)
+    assert table["p_value"].isna().all() and table["significance"].eq("").all()
+    assert table["note"].str.contains("reference has 1 run").all()
+    flat = compare(runs({"sclong": [1.0, 1.0, 1.0], "flat": [2.0, 2.0, 2.0]}), "figX", WELCH).iloc[0]
+    assert math.isnan(flat["p_value"]) and flat["note"] == "not tested: no variance in either group"
+    na = compare(runs({"sclong": [1.0, 2.0], "additive": [None, None]}), "figX", WELCH).iloc[0]
+    assert math.isnan(na["p_value"]) and na["note"] == "not applicable: not applicable here"
+
+
+def test_significance_marks() -> None:
+    assert [significance(p) for p in (0.0005, 0.005, 0.03, 0.2, math.nan)] == ["***", "**", "*", "ns", ""]
+    assert math.isnan(cohens_d(np.array([1.0]), np.array([1.0, 2.0])))
+
+
+def test_read_metrics_refuses_mixed_or_misplaced_runs(tmp_path: Path) -> None:
+    good = [write_run(tmp_path, "t", "sclong", s, {("all", "auc"): 0.5 + s}) for s in (0, 1)]
+    assert len(read_metrics(good)) == 2
+    wrong_seed = write_run(tmp_path, "t", "other", 0, {("all", "auc"): 0.1}, table_seed=3)
+    with pytest.raises(InputError, match=r"other/seed0/metrics.tsv: holds runs \[\('t', 'other', '3'\)\]"):
+        read_metrics([*good, wrong_seed])
+    other_settings = write_run(tmp_path, "t", "base", 0, {("all", "auc"): 0.1}, settings_sha="s2")
+    with pytest.raises(InputError, match="was made with other t settings"):
+        read_metrics([*good, other_settings])
+    other_inputs = write_run(tmp_path, "t", "sclong", 2, {("all", "auc"): 0.1}, digest="d2")
+    with pytest.raises(InputError, match=r"was made from other inputs \(dataset\)"):
+        read_metrics([*good, other_inputs])
+
+
+def test_cli_writes_the_table(tmp_path: Path) -> None:
+    paths = [write_run(tmp_path / "r", "t", m, s, {("all", "auc"): v})
+             for m, vs in (("sclong", (1, 2, 3)), ("base", (0, 0.5, 1))) for s, v in enumerate(vs)]  # fmt: skip
+    out = tmp_path / "stats.tsv"
+    assert main(["--figure", "figX", "--metrics", *map(str, paths), "--settings", '{"test": "welch", "alpha": 0.05}',
+                 "--out", str(out)]) == 0  # fmt: skip
+    table = pd.read_csv(out, sep="\t")
+    assert list(table["method"]) == ["base"] and table["n_reference"].iloc[0] == 3
