@@ -83,10 +83,27 @@ def check_config(config: Mapping[str, Any], root: Path) -> None:
         raise ConfigError(
             "gene2vec.dim", f"is {config['gene2vec']['dim']} but model.gene_dim is {config['model']['gene_dim']}"
         )
+    _check_tasks(config)
     n_genes = _local_gene_count(config["sources"]["gene_table"], root)
     for key, value in (("model.top_k", config["model"]["top_k"]), ("go_graph.top_k", config["go_graph"]["top_k"])):
         if n_genes is not None and value >= n_genes:
             raise ConfigError(key, f"is {value}, but the gene table has only {n_genes} genes")
+
+
+def _check_tasks(config: Mapping[str, Any]) -> None:
+    """Each task's methods are known to it, its model variants are built, its dataset is defined."""
+    from sclong.tasks import TASK_MODULES, get_task
+    from sclong.tasks.base import MODEL_METHODS
+
+    for name in TASK_MODULES:
+        section = config["tasks"][name]
+        key = f"tasks.{name}"
+        _check_subset([section["dataset"]], config["datasets"], f"{key}.dataset", "datasets")
+        task = get_task(name)
+        for method in section["methods"]:
+            task.check_method(method, f"{key}.methods")
+        variants = [m for m in section["methods"] if m in MODEL_METHODS]
+        _check_subset(variants, config["pretrain"]["variants"], f"{key}.methods", "pretrain.variants")
 
 
 def _check_results_dir(config: Mapping[str, Any], root: Path) -> None:

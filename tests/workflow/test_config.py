@@ -13,7 +13,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from sclong.config import load_schema, validate_config
+from sclong.config import check_config, load_schema, validate_config, write_scale_stamp
 from sclong.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,3 +123,61 @@ def test_env_versions_match_pyproject(env: Path) -> None:
         if name in project and spec != project[name]
     }
     assert mismatched == {}
+
+
+def _with(path: str, value: object) -> dict:
+    config = demo_config()
+    *parents, last = path.split(".")
+    node = config
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("gene2vec.dim", 32, "config key 'gene2vec.dim': is 32 but model.gene_dim is 64"),
+        ("model.top_k", 5000, "config key 'model.top_k': is 5000, but the gene table has only 2000 genes"),
+        ("go_graph.top_k", 2000, "config key 'go_graph.top_k': is 2000, but the gene table has only 2000 genes"),
+        ("embed.variants", ["sclong", "wo_go"], "config key 'embed.variants': 'wo_go' is not in pretrain.variants"),
+        ("embed.datasets", ["pbmc68k", "missing"], "config key 'embed.datasets': 'missing' is not in datasets"),
+        ("datasets.mine", {"path": "data/mine.h5ad"}, "config key 'datasets.mine.path': file not found: data/mine.h5ad"),
+        ("datasets.mine", {"path": "results/paper/datasets/x.h5ad"},
+         "config key 'datasets.mine.path': results/paper/datasets/x.h5ad lies in another result tree than results_dir"),
+        ("tasks.grn_inference.methods", ["sclong", "gears"],
+         "config key 'tasks.grn_inference.methods': unknown method 'gears' for grn_inference"),
+        ("tasks.batch_integration.dataset", "pancreas",
+         "config key 'tasks.batch_integration.dataset': 'pancreas' is not in datasets"),
+        ("corpus.census.uri", "results/demo/corpus/local_census",
+         "config key 'corpus.census.uri': must be null with corpus.local_census"),
+    ],
+)
+def test_cross_key_errors_name_the_key(path: str, value: object, message: str) -> None:
+    config = _with(path, value)
+    if path == "embed.variants":
+        config["pretrain"]["variants"] = ["sclong"]
+        config["tasks"]["grn_inference"]["methods"] = ["sclong"]
+    validate_config(config, load_schema(REPO / "config" / "schema.yaml"))
+    with pytest.raises(ConfigError) as caught:
+        check_config(config, REPO)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_result_tree_holds_one_scale(tmp_path: Path) -> None:
+    config = demo_config()
+    config["results_dir"] = str(tmp_path / "results")
+    write_scale_stamp(config, REPO)
+    check_config(config, REPO)
+    config["scale"] = "paper"
+    with pytest.raises(ConfigError, match="holds demo-scale results; give paper its own tree"):
+        check_config(config, REPO)
+
+
+def test_demo_and_paper_trees_differ() -> None:
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    assert demo_config()["results_dir"] != paper["results_dir"]
+    result = snakemake("-n", "--configfile", "config/paper.yaml", "--", "results/paper/knowledge/vocabulary.tsv")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "results/demo" not in result.stdout
