@@ -77,6 +77,9 @@ def check_config(config: Mapping[str, Any], root: Path) -> None:
             raise ConfigError(f"datasets.{name}.builtin", "'simulated' needs corpus.local_census (the demo simulator)")
         if "path" in dataset:
             _check_input_path(config, root, f"datasets.{name}.path", dataset["path"])
+        for role, file in dataset.get("files", {}).items():
+            if not config["sources"].get(file["source"]):
+                raise ConfigError(f"datasets.{name}.files.{role}.source", f"{file['source']!r} is not a source")
     _check_subset(config["embed"]["datasets"], config["datasets"], "embed.datasets", "datasets")
     _check_subset(config["embed"]["variants"], config["pretrain"]["variants"], "embed.variants", "pretrain.variants")
     if config["gene2vec"]["dim"] != config["model"]["gene_dim"]:

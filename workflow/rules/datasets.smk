@@ -51,3 +51,37 @@ if LOCAL_CENSUS:
                 "python -m sclong.data.simulate --genes {input:q} --settings {params.settings:q}"
                 " --out {output:q}"
             )
+
+
+def converted_datasets():
+    """Names of the datasets converted from downloads (a wildcard constraint; never empty)."""
+    return "|".join(n for n, d in config["datasets"].items() if "format" in d) or "^$"
+
+
+def dataset_sources(wildcards):
+    """Role -> downloaded file of a converted dataset."""
+    files = config["datasets"][wildcards.dataset]["files"]
+    return {role: source_file(file["source"]) for role, file in files.items()}
+
+
+rule dataset_convert:
+    input:
+        unpack(dataset_sources),
+    output:
+        DATASETS / "{dataset}.h5ad",
+    log:
+        LOGS / "datasets" / "{dataset}.log",
+    wildcard_constraints:
+        dataset=converted_datasets(),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        settings=lambda w: to_json(config["datasets"][w.dataset]),
+        files=lambda w, input: " ".join(
+            f"--file {shlex.quote(f'{role}={path}')}" for role, path in input.items()
+        ),
+    shell:
+        logged(
+            "python -m sclong.data.datasets --name {wildcards.dataset} {params.files}"
+            " --settings {params.settings:q} --out {output:q}"
+        )
