@@ -29,9 +29,10 @@ and seed, following the paper's Methods:
   replacement from the scored non-marker genes and put through the same procedure as the markers (shown
   with the top genes, clustered, cut, scored); ``<score>_null`` is the sets' mean and ``<score>_p`` =
   (1 + #sets scoring at least as well) / (1 + permutations). Drawing only from the shown (top) genes
-  would not be a valid null: markers outside the top are appended to the tree and, unlike top genes, sit
-  apart from them by selection. Co-clustering alone is a weak test when one cluster holds most genes
-  (random sets then often fall into it together); clade purity needs no cut.
+  would not be a valid null: top genes are selected for being alike, so for markers outside the top
+  (random ones, in the tests) the similarity P averaged ~0.9 instead of ~0.5. Co-clustering alone is a
+  weak test when one cluster holds most genes (random sets then often fall into it together); clade
+  purity needs no cut.
 
 Markers are matched to the dataset's var names exactly, else through the gene table (current, previous
 and alias HGNC symbols to one Ensembl ID); a marker without a vector is reported in ``markers_scored``'s
@@ -52,13 +53,16 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from sclong.errors import ConfigError, InputError
 from sclong.tasks.base import Metric, RunResult, Task
+
+if TYPE_CHECKING:
+    from sclong.knowledge.genes import GeneTable
 
 KEY = "tasks.marker_genes"
 Linkage = Literal["average", "complete", "single", "weighted"]
@@ -412,12 +416,12 @@ def cell_type_rows(labels: pd.DataFrame, settings: Settings, source: str) -> dic
 
 
 def match_markers(
-    cell_type: str, markers: Sequence[str], var_names: Sequence[str], vector_genes: Sequence[str], table: object
+    cell_type: str, markers: Sequence[str], var_names: Sequence[str], vector_genes: Sequence[str], table: GeneTable
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(var names of the markers with a vector, descriptions of the others with the reason).
 
-    A marker matches a var name exactly, else through ``table`` (a :class:`~sclong.knowledge.genes.GeneTable`):
-    the marker and the var names mapped to Ensembl IDs. Two markers naming one gene are a config error.
+    A marker matches a var name exactly, else through ``table``: the marker and the var names mapped to
+    Ensembl IDs (a var name with a vector preferred). Two markers naming one gene are a config error.
     """
     from sclong.knowledge.genes import map_symbols
 
