@@ -327,7 +327,7 @@ def embed_anndata(
         first = ", ".join(map(str, adata.var_names[:3]))
         raise InputError(source, (
             f"its genes feed only {covered:.1%} of the model's {len(vocabulary):,} vocabulary genes (minimum "
-            f"{settings.min_coverage:.0%}, --min-coverage); check that var_names are human gene symbols or "
+            f"{settings.min_coverage:.1%}, --min-coverage); check that var_names are human gene symbols or "
             f"Ensembl IDs (they start {first}), or lower --min-coverage for a gene panel"
         ))  # fmt: skip
     kind = detect_input_kind(matrix, input_kind, where, source)

@@ -123,7 +123,7 @@ def test_whole_transcriptome_file_passes_coverage_on_the_vocabulary_side(celltyp
 
 def test_low_vocabulary_coverage_stops_with_a_clear_error(celltypist, model, vocabulary, gene_table):
     panel = celltypist[:2, :3000].copy()  # ~2,000 of the 19,941 protein-coding genes
-    with pytest.raises(InputError, match=r"feed only 9\.\d% of the model's 19,941 vocabulary genes \(minimum 50%, "
+    with pytest.raises(InputError, match=r"feed only 9\.\d% of the model's 19,941 vocabulary genes \(minimum 50.0%, "
                                          r"--min-coverage\); check that var_names are human gene symbols"):
         embed_anndata(panel, model, vocabulary, gene_table=gene_table)
     embed_anndata(panel, model, vocabulary, gene_table=gene_table, settings=EmbedSettings(min_coverage=0.05))
