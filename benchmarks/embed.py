@@ -3,7 +3,7 @@
 Usage: python benchmarks/embed.py [--cells 512] [--genes 2000] [--batch-sizes 8,32,128] [--threads 2]
                                   [--config config/config.yaml]
 
-Each setting runs :func:`sclong.embed.embed_anndata` in a fresh process on synthetic raw counts
+Each setting runs :func:`sclong.embedding.embed_anndata` in a fresh process on synthetic raw counts
 (``--cells`` x ``--genes``, var names = vocabulary IDs) with a randomly initialised model of the demo
 size (the ``model`` section of ``--config``), with and without gene-level output for 50 genes.
 Reported: cells/s of the whole call (normalisation, batching, forward, pooling), peak RSS of the process
@@ -49,7 +49,8 @@ def run_setting(
     import scipy.sparse as sp
     import torch
 
-    from sclong.embed import embed_anndata
+    from sclong.embed import EmbedSettings
+    from sclong.embedding import embed_anndata
     from sclong.model import ModelConfig, ScLong
 
     torch.set_num_threads(threads)
@@ -68,7 +69,8 @@ def run_setting(
     before = current_rss_mib()
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        embed_anndata(adata, model, vocabulary, batch_size=batch_size, genes=ids[:50] if gene_out else None,
+        embed_anndata(adata, model, vocabulary, settings=EmbedSettings(batch_size=batch_size),
+                      genes=ids[:50] if gene_out else None,
                       gene_output=Path(scratch) / "genes.zarr" if gene_out else None)  # fmt: skip
         seconds = time.perf_counter() - start
     return {"cells_per_s": cells / seconds, "peak_mib": peak_rss_mib(), "growth_mib": peak_rss_mib() - before}

@@ -1,9 +1,15 @@
-"""The ``sclong`` command: one sub-command per module that has a ``main(argv)``."""
+"""The ``sclong`` command: one sub-command per module that has a ``main(argv)``.
+
+This module imports nothing heavy: ``sclong --help`` lists the commands without loading any of them, and
+a command's module is imported only when it runs.
+"""
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+from types import FrameType
 
 from sclong.errors import SclongError
 from sclong.logs import configure_logging
@@ -26,14 +32,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that every ``finally`` and ``with`` block runs."""
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(128 + signum)
+
+
 def run_module_main(module: str, argv: list[str]) -> int:
-    """Run ``module.main(argv)``; report a :class:`SclongError` as one line on stderr and exit 1."""
+    """Run ``module.main(argv)``; report a :class:`SclongError` as one line on stderr and exit 1.
+
+    SIGTERM (exit status 143) and Ctrl-C (130) unwind through every ``finally`` and ``with`` block, so
+    temporary outputs are removed, and end with one line too (a command may install its own SIGTERM
+    handler instead, as pretraining does).
+    """
     configure_logging()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         return importlib.import_module(module).main(argv) or 0
     except SclongError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except Terminated as stop:
+        print("error: stopped by SIGTERM (no partial output kept)", file=sys.stderr)
+        return int(stop.code)
+    except KeyboardInterrupt:
+        print("error: interrupted (no partial output kept)", file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None) -> int:

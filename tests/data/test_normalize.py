@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sclong.data.normalize import detect_kind, normalize
+from sclong.data.normalize import count_structure, detect_kind, normalize
 from sclong.errors import InputError
 
 
@@ -96,3 +96,42 @@ def test_explicit_zeros_and_unsorted_input(method):
     expected = normalize(sp.csr_matrix(m.toarray()), "raw", method)
     np.testing.assert_allclose(got.toarray(), expected.toarray())
     assert m.data.tolist() == [5.0, 0.0, 2.0]
+
+
+@pytest.fixture(scope="module")
+def celltypist_counts(shared_data) -> sp.csr_matrix:
+    import anndata as ad
+
+    return sp.csr_matrix(ad.read_h5ad(shared_data / "cells/celltypist_sample_counts.h5ad").X)
+
+
+def per_cell(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
+    return sp.csr_matrix(sp.diags(factors) @ matrix, dtype=np.float32)
+
+
+def test_count_structure_of_real_log_normalised_cells():
+    import scanpy as sc
+
+    pbmc = sc.datasets.pbmc68k_reduced()  # .raw: log1p of library-size-normalised counts, 3 decimals
+    assert count_structure(sp.csr_matrix(pbmc.raw.X), logged=True) > 0.99
+
+
+def test_count_structure_tells_normalised_counts_from_tpm(celltypist_counts):
+    counts = celltypist_counts
+    normalised = per_cell(counts, 1e4 / np.asarray(counts.sum(1)).ravel())
+    length = np.random.default_rng(0).uniform(500, 10_000, counts.shape[1])  # gene lengths make TPM
+    per_kb = sp.csr_matrix(counts @ sp.diags(1e3 / length))
+    tpm = per_cell(per_kb, 1e6 / np.asarray(per_kb.sum(1)).ravel())
+    assert count_structure(counts, logged=False) == 1.0
+    assert count_structure(normalised, logged=False) > 0.99
+    assert count_structure(normalised.log1p(), logged=True) > 0.99
+    assert count_structure(tpm, logged=False) < 0.3
+    assert count_structure(tpm.log1p(), logged=True) < 0.3
+    log2 = normalised.copy()
+    log2.data = np.log2(log2.data + 1)
+    assert count_structure(log2, logged=True) < 0.7
+    assert detect_kind(tpm.data, "tpm") == "unknown" and detect_kind(tpm.log1p().data, "tpm") == "log1p"
+
+
+def test_count_structure_needs_two_values_in_a_cell():
+    assert count_structure(sp.csr_matrix(np.array([[0, 2.5, 0], [0, 0, 0]])), logged=True) is None

@@ -1,4 +1,5 @@
-"""Real cells (celltypist sample), a protein-coding vocabulary and a tiny random scLong saved to disk."""
+"""Real cells (celltypist sample), vocabularies (protein-coding genes of the full gene table; the demo gene
+table's genes) and a tiny random scLong saved to disk."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sclong.model import EncoderConfig, ModelConfig, ScLong, save_model
 
 CELLS = "cells/celltypist_sample_counts.h5ad"
 GENES = "genes/ensembl100_grch38_genes.tsv.gz"
+DEMO_GENES = Path(__file__).resolve().parents[2] / "resources" / "demo" / "genes.tsv.gz"
 DIM = 16
 
 
@@ -27,6 +29,22 @@ def vocabulary_path(gene_table: GeneTable, tmp_path_factory: pytest.TempPathFact
     """Every protein-coding gene on the primary assembly (19,941), in the vocabulary.tsv format."""
     frame = gene_table.frame
     genes = frame[(frame["biotype"] == "protein_coding") & frame["chromosome"].isin(PRIMARY_CHROMOSOMES)]
+    return write_vocabulary(genes, tmp_path_factory.mktemp("vocab") / "vocabulary.tsv")
+
+
+@pytest.fixture(scope="session")
+def demo_gene_table() -> GeneTable:
+    return read_gene_table(DEMO_GENES)
+
+
+@pytest.fixture(scope="session")
+def demo_vocabulary_path(demo_gene_table: GeneTable, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every gene of the demo gene table (2,000), as the demo's vocabulary holds them."""
+    return write_vocabulary(demo_gene_table.frame, tmp_path_factory.mktemp("demo_vocab") / "vocabulary.tsv")
+
+
+def write_vocabulary(genes: pd.DataFrame, path: Path) -> Path:
+    """Gene table rows as a vocabulary.tsv, sorted by Ensembl ID."""
     genes = genes.sort_index()
     vocab = pd.DataFrame({
         "index": range(len(genes)), "ensembl_id": genes["ensembl_gene_id"].to_numpy(),
@@ -34,7 +52,6 @@ def vocabulary_path(gene_table: GeneTable, tmp_path_factory: pytest.TempPathFact
         "entrez": genes["entrez"].to_numpy(), "nonzero_cells": 0, "top_expressed": 0, "protein_coding": 1,
         "go": 0, "gene2vec": 0,
     })  # fmt: skip
-    path = tmp_path_factory.mktemp("vocab") / "vocabulary.tsv"
     vocab.to_csv(path, sep="\t", index=False)
     return path
 

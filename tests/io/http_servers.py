@@ -15,17 +15,21 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
 
     ``fault`` is one of ``None``, ``"drop_first"`` (the first response is cut midway and the
     connection closed), ``"corrupt"`` (one byte of every body is flipped) or ``"html"`` (an HTML
-    error page with status 200, as some portals send instead of the file).
+    error page with status 200, as some portals send instead of the file). ``content_encoding``, when
+    set, is sent as the ``Content-Encoding`` header of the file's unchanged bytes (as servers label
+    ``.gz`` files ``gzip``, whatever the client asked for).
     """
 
     fault: str | None = None
+    content_encoding: str | None = None
     requests_seen: list[dict[str, str]]
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class signature
         """Stay quiet: pytest shows failures, not access logs."""
 
     def do_GET(self) -> None:  # noqa: N802 - base class name
-        self.requests_seen.append({"path": self.path, "range": self.headers.get("Range", "")})
+        self.requests_seen.append({"path": self.path, "range": self.headers.get("Range", ""),
+                                   "accept_encoding": self.headers.get("Accept-Encoding", "")})
         if self.fault == "html":
             body = b"<!DOCTYPE html><html><body>Please log in</body></html>"
             self.send_response(200)
@@ -55,6 +59,8 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
         if self.fault == "corrupt":
             body = bytes([body[0] ^ 0xFF]) + body[1:]
         self.send_header("Content-Type", "application/octet-stream")
+        if self.content_encoding:
+            self.send_header("Content-Encoding", self.content_encoding)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.fault == "drop_first" and len(self.requests_seen) == 1:
@@ -66,10 +72,13 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(directory: Path, fault: str | None = None) -> Iterator[tuple[str, list[dict[str, str]]]]:
+def serve(
+    directory: Path, fault: str | None = None, content_encoding: str | None = None
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
     """Serve ``directory`` on a free port of 127.0.0.1; yield the base URL and the request log."""
     seen: list[dict[str, str]] = []
-    handler = type("Handler", (RangeRequestHandler,), {"fault": fault, "requests_seen": seen})
+    attributes = {"fault": fault, "content_encoding": content_encoding, "requests_seen": seen}
+    handler = type("Handler", (RangeRequestHandler,), attributes)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

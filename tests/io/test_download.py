@@ -52,7 +52,7 @@ def test_partial_file_from_an_earlier_run_is_resumed(shared_data: Path, source_s
     (tmp_path / "go.obo.gz.part").write_bytes(data[:1000])
     with serve(shared_data) as (url, seen):
         download(f"{url}/{SOURCE}", tmp_path / "go.obo.gz", sha256=source_sha, policy=FAST)
-    assert seen == [{"path": f"/{SOURCE}", "range": "bytes=1000-"}]
+    assert seen == [{"path": f"/{SOURCE}", "range": "bytes=1000-", "accept_encoding": "identity"}]
     assert (tmp_path / "go.obo.gz").read_bytes() == data
 
 
@@ -100,9 +100,50 @@ def test_command_line_reports_one_line(shared_data: Path, tmp_path: Path) -> Non
     with serve(shared_data) as (url, _):
         result = subprocess.run(
             [sys.executable, "-m", "sclong.cli", "download", f"{url}/{SOURCE}", str(tmp_path / "x.gz"),
-             "--sha256", "0" * 64, "--attempts", "1"],
+             "--sha256", "0" * 64, "--settings", '{"attempts": 1, "backoff_s": 0, "timeout_s": 10}'],
             capture_output=True, text=True, check=False,
         )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "sha256 mismatch" in errors[0]
+
+
+def test_gzip_content_encoding_keeps_the_raw_bytes(shared_data: Path, source_sha: str, tmp_path: Path) -> None:
+    """A server labelling a .gz file ``Content-Encoding: gzip``: the file is stored as served, not decoded."""
+    raw = (shared_data / SOURCE).read_bytes()
+    with serve(shared_data, content_encoding="gzip") as (url, seen):
+        assert download(f"{url}/{SOURCE}", tmp_path / "go.obo.gz", sha256=source_sha, policy=FAST) == source_sha
+    assert (tmp_path / "go.obo.gz").read_bytes() == raw
+    assert seen[0]["accept_encoding"] == "identity"
+
+
+def test_gzip_content_encoding_without_checksum_locks_the_raw_bytes(shared_data: Path, source_sha: str,
+                                                                    tmp_path: Path) -> None:
+    lock = tmp_path / "checksums.lock.tsv"
+    with serve(shared_data, content_encoding="gzip") as (url, _):
+        assert download(f"{url}/{SOURCE}", tmp_path / "go.obo.gz", lock_file=lock, policy=FAST) == source_sha
+        assert read_lock(lock) == {f"{url}/{SOURCE}": source_sha}
+    assert (tmp_path / "go.obo.gz").read_bytes() == (shared_data / SOURCE).read_bytes()
+
+
+def test_gzip_content_encoding_resumes_with_range(shared_data: Path, source_sha: str, tmp_path: Path) -> None:
+    with serve(shared_data, fault="drop_first", content_encoding="gzip") as (url, seen):
+        download(f"{url}/{SOURCE}", tmp_path / "go.obo.gz", sha256=source_sha, policy=FAST)
+    assert len(seen) == 2 and seen[1]["range"].startswith("bytes=")
+    assert (tmp_path / "go.obo.gz").read_bytes() == (shared_data / SOURCE).read_bytes()
+    assert leftovers(tmp_path) == ["go.obo.gz"]
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ('{"attempts": 0, "backoff_s": 1, "timeout_s": 10}', "'download.attempts': must be an integer >= 1, got 0"),
+    ('{"attempts": 2, "backoff_s": 1}', "'download.timeout_s': is required"),
+    ('{"attempts": 2, "backoff_s": 1, "timeout_s": 10, "retries": 3}', "'download.retries': unknown key"),
+])
+def test_command_line_settings_are_checked(settings: str, message: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sclong.io.download", "http://127.0.0.1:9/x.gz", str(tmp_path / "x.gz"),
+         "--settings", settings], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: config key {message}")

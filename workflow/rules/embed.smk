@@ -5,8 +5,6 @@ rule embed:
     input:
         cells=lambda w: dataset_file(w.dataset),
         weights=PRETRAIN / "{variant}" / "model.safetensors",
-        vocabulary=rules.vocabulary.output.vocabulary,
-        gene_table=rules.gene_table.output[0],
     output:
         EMBEDDINGS / "{variant}" / "{dataset}.h5ad",
     log:
@@ -21,11 +19,12 @@ rule embed:
         gpu=0,
     params:
         checkpoint=lambda w: PRETRAIN / w.variant,
-        flags=cli_flags(EMBED_OPTIONS),
+        settings=to_json(EMBED_OPTIONS),
     shell:
-        "OMP_NUM_THREADS={threads} python -m sclong.embed {input.cells:q} --checkpoint {params.checkpoint:q}"
-        " --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q} {params.flags}"
-        " -o {output:q} 2> {log:q}"
+        logged(
+            "OMP_NUM_THREADS={threads} python -m sclong.embed {input.cells:q} --checkpoint {params.checkpoint:q}"
+            " --settings {params.settings:q} -o {output:q}"
+        )
 
 
 rule embed_all:

@@ -1,4 +1,5 @@
 # External sources: one download rule for every source given as a URL in config `sources`.
+from sclong.settings import to_json
 
 
 rule download_source:
@@ -12,8 +13,7 @@ rule download_source:
         url=lambda w: config["sources"][w.source]["url"],
         sha256=lambda w: config["sources"][w.source].get("sha256") or "",
         lock=config["checksum_lock"],
-        retry=config["download"],
+        settings=to_json(config["download"]),
     shell:
         "python -m sclong.io.download {params.url:q} {output:q} --sha256 '{params.sha256}'"
-        " --lock-file {params.lock:q} --attempts {params.retry[attempts]}"
-        " --backoff-s {params.retry[backoff_s]} --timeout-s {params.retry[timeout_s]} 2> {log:q}"
+        " --lock-file {params.lock:q} --settings {params.settings:q} 2> {log:q}"

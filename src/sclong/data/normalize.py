@@ -11,6 +11,16 @@ Detection rule (per dataset, applied to every block of it):
 A dataset whose normalisation is known (claimed, or detected on its first block) must stay consistent:
 non-integer values in data claimed raw, or values >= 20 in data claimed log1p, are an error.
 
+Count structure (:func:`count_structure`, used to tell log1p of library-size-normalised counts from
+log1p of TPM/FPKM, log2 data and the like): library-size normalisation multiplies a cell's counts by one
+factor, so within a cell ``expm1(x)`` (or ``x`` itself, for values not logged) is an integer multiple of
+the cell's smallest non-zero value, a count of 1 in practice. The check takes up to
+:data:`STRUCTURE_CELLS` cells spread over the matrix and, among the values at most
+:data:`STRUCTURE_MAX_RATIO` times their cell's smallest one (where float32 rounding, or values rounded to
+three decimals, cannot blur integers), counts those within :data:`STRUCTURE_TOLERANCE` of an integer
+multiple. Normalised counts score ~1; TPM/FPKM (divided by gene length) score ~0.2. At least
+:data:`STRUCTURE_MIN_FRACTION` (0.9) passes.
+
 Normalisations (``paper`` follows METHODS.md; ``scanpy`` is the usual alternative):
 
 * ``paper``: raw counts ``x <- log(x / 10000 + 1)``, log1p data kept; then per cell, if its maximum
@@ -29,13 +39,18 @@ import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
 
+from sclong.data.kinds import KINDS, NORMALIZATIONS
 from sclong.errors import InputError
+
+__all__ = ["KINDS", "NORMALIZATIONS", "count_structure", "detect_kind", "normalize"]
 
 LOG1P_MAX = 20.0
 CELL_MAX = 10.0
 PAPER_SCALE = 1e4
-NORMALIZATIONS = ("paper", "scanpy")
-KINDS = ("raw", "log1p", "unknown")
+STRUCTURE_CELLS = 500
+STRUCTURE_MAX_RATIO = 10.0
+STRUCTURE_TOLERANCE = 0.1
+STRUCTURE_MIN_FRACTION = 0.9
 
 
 def detect_kind(values: np.ndarray, source: str | Path, claimed: str | None = None) -> str:
@@ -64,6 +79,32 @@ def detect_kind(values: np.ndarray, source: str | Path, claimed: str | None = No
     if integer:
         return "raw"
     return "log1p" if highest < LOG1P_MAX else "unknown"
+
+
+def count_structure(matrix: sp.spmatrix | sp.sparray, logged: bool) -> float | None:
+    """Fraction of judged values that are integer multiples of their cell's smallest value (rule in the
+    module doc), after ``expm1`` when ``logged``; ``None`` when no cell has two non-zero values."""
+    csr = sp.csr_matrix(matrix)
+    lengths = np.diff(csr.indptr)
+    rows = np.flatnonzero(lengths >= 2)
+    if not len(rows):
+        return None
+    rows = rows[np.unique(np.linspace(0, len(rows) - 1, min(STRUCTURE_CELLS, len(rows))).astype(np.int64))]
+    sample = csr[rows]
+    sample.eliminate_zeros()
+    values = sample.data.astype(np.float64)
+    if logged:
+        values = np.expm1(values)
+    lengths = np.diff(sample.indptr)
+    filled = lengths > 0
+    unit = np.minimum.reduceat(values, sample.indptr[:-1][filled])
+    ratio = values / np.repeat(unit, lengths[filled])
+    judged = ratio <= STRUCTURE_MAX_RATIO
+    integral = judged & (np.abs(ratio - np.rint(ratio)) <= STRUCTURE_TOLERANCE)
+    n_cells = int(filled.sum())  # each cell's smallest value is trivially a multiple: not counted
+    if judged.sum() <= n_cells:
+        return None
+    return float((integral.sum() - n_cells) / (judged.sum() - n_cells))
 
 
 def normalize(

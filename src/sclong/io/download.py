@@ -4,6 +4,12 @@ A download is written to ``<target>.part``; an interrupted transfer resumes from
 HTTP ``Range`` request. The finished file is hashed and compared with the expected sha256 (from the
 config, or from the checksum lock file written by the first download of a source without one).
 A file with the wrong checksum is moved aside to ``<target>.rejected`` and never used.
+
+The file's bytes are stored exactly as the server holds them: the request asks for no transfer
+encoding (``Accept-Encoding: identity``), and a server that still sends ``Content-Encoding: gzip``
+(common for ``.gz`` files) is not decoded, so checksums and resumed ranges refer to the raw bytes.
+
+The retry policy is the config's ``download`` section, passed to the command as one ``--settings`` mapping.
 """
 
 from __future__ import annotations
@@ -18,25 +24,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from tqdm import tqdm
+import urllib3
 
-from sclong.errors import InputError
+from sclong.errors import ConfigError, InputError
 from sclong.io.hashing import file_sha256
+from sclong.progress import Progress
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
 HTML_MARKERS = (b"<!doctype html", b"<html")
-RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+RETRYABLE = (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently a download is retried."""
+    """How often and how patiently a download is retried (the config's ``download`` section)."""
 
-    attempts: int = 5
-    backoff_s: float = 2.0
-    timeout_s: float = 60.0
+    attempts: int
+    backoff_s: float
+    timeout_s: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigError("download.attempts", f"must be an integer >= 1, got {self.attempts!r}")
+        if not isinstance(self.backoff_s, int | float) or self.backoff_s < 0:
+            raise ConfigError("download.backoff_s", f"must be a number >= 0, got {self.backoff_s!r}")
+        if not isinstance(self.timeout_s, int | float) or self.timeout_s <= 0:
+            raise ConfigError("download.timeout_s", f"must be a number > 0, got {self.timeout_s!r}")
 
 
 class TransientError(Exception):
@@ -54,7 +70,7 @@ def _looks_like_html(path: Path, url: str) -> bool:
 def _fetch_once(url: str, part: Path, timeout_s: float) -> None:
     """One HTTP transfer into ``part``, resuming from its current size when the server allows it."""
     offset = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
     with requests.get(url, headers=headers, stream=True, timeout=timeout_s) as response:
         if response.status_code == 416:  # the part file already holds everything
             return
@@ -68,11 +84,8 @@ def _fetch_once(url: str, part: Path, timeout_s: float) -> None:
             offset = 0
         expected = response.headers.get("Content-Length")
         total = offset + int(expected) if expected is not None else None
-        with (
-            open(part, "ab" if resumed else "wb") as handle,
-            tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=part.name, leave=False) as bar,
-        ):
-            for chunk in response.iter_content(CHUNK_BYTES):
+        with open(part, "ab" if resumed else "wb") as handle, Progress(total, part.name, "B", initial=offset) as bar:
+            for chunk in response.raw.stream(CHUNK_BYTES, decode_content=False):
                 handle.write(chunk)
                 bar.update(len(chunk))
         if total is not None and part.stat().st_size < total:
@@ -121,8 +134,8 @@ def record_in_lock(lock_file: Path, url: str, sha256: str) -> None:
             handle.write(f"{url}\t{sha256}\n")
 
 
-def download(url: str, target: str | Path, sha256: str | None = None, lock_file: str | Path | None = None,
-             policy: RetryPolicy = RetryPolicy()) -> str:
+def download(url: str, target: str | Path, sha256: str | None = None, lock_file: str | Path | None = None, *,
+             policy: RetryPolicy) -> str:
     """Download ``url`` to ``target`` and return its sha256.
 
     The expected checksum is ``sha256`` or, failing that, the one the lock file recorded for ``url``;
@@ -152,18 +165,16 @@ def download(url: str, target: str | Path, sha256: str | None = None, lock_file:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``sclong download URL TARGET [--sha256 H] [--lock-file F]``."""
+    """Command line: ``sclong download URL TARGET --settings JSON [--sha256 H] [--lock-file F]``."""
     parser = argparse.ArgumentParser(prog="sclong download", description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("target", type=Path)
     parser.add_argument("--sha256", default=None, help="expected checksum (hex)")
     parser.add_argument("--lock-file", type=Path, default=None, help="checksum lock file (TSV url, sha256)")
-    parser.add_argument("--attempts", type=int, default=RetryPolicy.attempts)
-    parser.add_argument("--backoff-s", type=float, default=RetryPolicy.backoff_s)
-    parser.add_argument("--timeout-s", type=float, default=RetryPolicy.timeout_s)
+    add_settings_argument(parser, "download")
     args = parser.parse_args(argv)
-    policy = RetryPolicy(args.attempts, args.backoff_s, args.timeout_s)
-    download(args.url, args.target, args.sha256 or None, args.lock_file, policy)
+    policy = from_mapping(RetryPolicy, parse_settings(args.settings, "download"), "download")
+    download(args.url, args.target, args.sha256 or None, args.lock_file, policy=policy)
     return 0
 
 
