@@ -287,6 +287,57 @@ class GeneOutput:
     reduce: GeneReduce = "none"
 
 
+@dataclass(frozen=True)
+class PreparedCells:
+    """Cells ready for the model: ``values`` (cells x used var names, normalised CSR) feed the vocabulary
+    positions ``mapping.vocab_index``; ``kind`` and ``where`` say what was read, ``empty_cells`` how many
+    cells have no value in any vocabulary gene."""
+
+    mapping: GeneMapping
+    values: sp.csr_matrix
+    kind: str
+    where: str
+    empty_cells: int
+
+
+def prepare_cells(
+    adata: ad.AnnData,
+    vocabulary: pd.DataFrame,
+    gene_table: GeneTable | None,
+    settings: EmbedSettings,
+    layer: str | None = None,
+    input_kind: InputKind = "auto",
+    source: str = "input",
+) -> PreparedCells:
+    """Map, check (coverage, input kind, empty cells) and normalise the cells of ``adata`` for the model."""
+    stored, where = input_matrix(adata, layer, source)
+    matrix = sp.csr_matrix(stored)
+    mapping = map_to_vocabulary(adata.var_names, vocabulary, gene_table)
+    _log_mapping(mapping, vocabulary, gene_table, source)
+    covered = mapping.coverage["vocabulary_covered_fraction"]
+    if covered < settings.min_coverage:
+        first = ", ".join(map(str, adata.var_names[:3]))
+        raise InputError(source, (
+            f"its genes feed only {covered:.1%} of the model's {len(vocabulary):,} vocabulary genes (minimum "
+            f"{settings.min_coverage:.1%}, --min-coverage); check that var_names are human gene symbols or "
+            f"Ensembl IDs (they start {first}), or lower --min-coverage for a gene panel"
+        ))  # fmt: skip
+    kind = detect_input_kind(matrix, input_kind, where, source)
+    counts_layers = [name for name in adata.layers if COUNTS_LAYER_HINT in name.lower()]
+    if layer is None and kind != "raw" and counts_layers:
+        log.warning("%s: X holds %s values but layer %r exists; X is embedded (pass --layer %s to embed the "
+                    "raw counts instead)", source, kind, counts_layers[0], counts_layers[0])  # fmt: skip
+    values = normalize(matrix, kind, settings.normalization)[:, mapping.var_index].tocsr()
+    empty = np.flatnonzero(np.diff(values.indptr) == 0)
+    if len(empty) == values.shape[0]:
+        raise InputError(source, f"none of its {values.shape[0]:,} cells has a non-zero value in a vocabulary gene")
+    if len(empty):
+        log.warning("%s: %d of %d cells have no non-zero value in any vocabulary gene (e.g. %s); their vectors "
+                    "are the model's output for an empty cell", source, len(empty), values.shape[0],
+                    ", ".join(map(str, adata.obs_names[empty[:EXAMPLES]])))  # fmt: skip
+    return PreparedCells(mapping, values, kind, where, len(empty))
+
+
 def embed_anndata(
     adata: ad.AnnData,
     model: ScLong,
@@ -318,31 +369,8 @@ def embed_anndata(
         raise ConfigError("genes", "genes and gene_output go together")
     if len(vocabulary) != model.config.n_genes:
         raise InputError(source, f"vocabulary has {len(vocabulary)} genes, the model {model.config.n_genes}")
-    stored, where = input_matrix(adata, layer, source)
-    matrix = sp.csr_matrix(stored)
-    mapping = map_to_vocabulary(adata.var_names, vocabulary, gene_table)
-    _log_mapping(mapping, vocabulary, gene_table, source)
-    covered = mapping.coverage["vocabulary_covered_fraction"]
-    if covered < settings.min_coverage:
-        first = ", ".join(map(str, adata.var_names[:3]))
-        raise InputError(source, (
-            f"its genes feed only {covered:.1%} of the model's {len(vocabulary):,} vocabulary genes (minimum "
-            f"{settings.min_coverage:.1%}, --min-coverage); check that var_names are human gene symbols or "
-            f"Ensembl IDs (they start {first}), or lower --min-coverage for a gene panel"
-        ))  # fmt: skip
-    kind = detect_input_kind(matrix, input_kind, where, source)
-    counts_layers = [name for name in adata.layers if COUNTS_LAYER_HINT in name.lower()]
-    if layer is None and kind != "raw" and counts_layers:
-        log.warning("%s: X holds %s values but layer %r exists; X is embedded (pass --layer %s to embed the "
-                    "raw counts instead)", source, kind, counts_layers[0], counts_layers[0])  # fmt: skip
-    values = normalize(matrix, kind, settings.normalization)[:, mapping.var_index].tocsr()
-    empty = np.flatnonzero(np.diff(values.indptr) == 0)
-    if len(empty) == values.shape[0]:
-        raise InputError(source, f"none of its {values.shape[0]:,} cells has a non-zero value in a vocabulary gene")
-    if len(empty):
-        log.warning("%s: %d of %d cells have no non-zero value in any vocabulary gene (e.g. %s); their vectors "
-                    "are the model's output for an empty cell", source, len(empty), values.shape[0],
-                    ", ".join(map(str, adata.obs_names[empty[:EXAMPLES]])))  # fmt: skip
+    prepared = prepare_cells(adata, vocabulary, gene_table, settings, layer, input_kind, source)
+    mapping, values = prepared.mapping, prepared.values
     output = None
     if genes is not None and gene_output is not None:
         if genes == "all":
@@ -362,9 +390,9 @@ def embed_anndata(
     out.uns[UNS_KEY] = {
         "coverage": mapping.coverage,
         "mapping": {status: int((mapping.table["status"] == status).sum()) for status in STATUSES},
-        "input": where,
-        "input_kind": kind,
-        "empty_cells": len(empty),
+        "input": prepared.where,
+        "input_kind": prepared.kind,
+        "empty_cells": prepared.empty_cells,
         "normalization": settings.normalization,
         "precision": settings.precision,
         "embedding": "sum over genes of [full-length representation ; reconstruction]",

@@ -3,7 +3,7 @@
 Tasks that need gene-level values of particular cells (GRN inference: per-gene values across all cells;
 marker genes: gene vectors averaged over sampled cells) run the model here rather than storing a
 cells x genes x dim array: at paper scale that array would not fit on disk. Cells are mapped to the
-checkpoint's vocabulary and normalised exactly as :mod:`sclong.embed` does.
+checkpoint's vocabulary, checked and normalised exactly as ``sclong embed`` does.
 """
 
 from __future__ import annotations
@@ -37,26 +37,24 @@ class ModelCells:
 def load_model_cells(
     checkpoint: Path, adata: object, device: Literal["auto", "cpu", "cuda"], normalization: str, source: str
 ) -> ModelCells:
-    """Load ``checkpoint`` on ``device`` and map the cells of ``adata`` (var names: symbols or Ensembl IDs),
-    normalised with ``normalization`` (``embed.normalization``) as :mod:`sclong.embed` does."""
-    import scipy.sparse as sp
+    """Load ``checkpoint`` on ``device`` and prepare the cells of ``adata`` (var names: symbols or Ensembl
+    IDs) as :func:`sclong.embedding.prepare_cells` does for ``sclong embed``, normalised with
+    ``normalization`` (``embed.normalization``). The coverage is logged, not enforced: a task uses the
+    genes its dataset has."""
     import torch
 
-    from sclong.data.normalize import detect_kind, normalize
-    from sclong.embed import map_to_vocabulary
+    from sclong.embed import EmbedSettings
+    from sclong.embedding import prepare_cells
     from sclong.model.checkpoint import load_checkpoint
 
     target = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     loaded = load_checkpoint(checkpoint, map_location=target)
-    mapping = map_to_vocabulary(adata.var_names, loaded.vocabulary, loaded.gene_table)
-    matrix = sp.csr_matrix(adata.X)
-    kind = detect_kind(matrix.data, source)
-    if kind == "unknown":
-        raise InputError(source, "values are neither raw counts nor log1p-normalised; cannot embed them")
-    values = normalize(matrix, kind, normalization)[:, mapping.var_index].tocsr()
+    settings = EmbedSettings(min_coverage=0.0, normalization=normalization)
+    prepared = prepare_cells(adata, loaded.vocabulary, loaded.gene_table, settings, source=source)
+    mapping = prepared.mapping
     names = pd.Series(mapping.vocab_index, index=[str(adata.var_names[i]) for i in mapping.var_index])
     loaded.model.eval()
-    return ModelCells(loaded.model, values, mapping.vocab_index, names, torch.device(target))
+    return ModelCells(loaded.model, prepared.values, mapping.vocab_index, names, torch.device(target))
 
 
 def _batches(cells: ModelCells, rows: np.ndarray, batch_size: int, positions: np.ndarray) -> Iterator[np.ndarray]:
