@@ -108,7 +108,7 @@ def encoder_flops(encoder: EncoderConfig, tokens: int) -> dict[str, int]:
 
 def forward_flops(config: ModelConfig, batch: int, n_edges: int) -> dict[str, int]:
     """Forward FLOPs of a micro-batch of ``batch`` cells per model part (see the module docstring)."""
-    genes, k, d = config.n_genes, min(config.top_k, config.n_genes), config.gene_dim
+    genes, k, d = config.n_genes, config.top_k, config.gene_dim
     full_tokens = genes if config.use_leg else k
     parts = {
         "expression": batch * 2 * genes * (config.expr_hidden + config.expr_hidden * d),
