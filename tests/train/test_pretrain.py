@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from synthetic import Knowledge, pretrain_args
+from synthetic import Knowledge, pretrain_args, write_genes
 
 from sclong.model import load_checkpoint
 from sclong.train.runtime import EXIT_INTERRUPTED
@@ -129,6 +129,15 @@ def test_changed_hyper_parameters_refuse_to_resume(corpus, knowledge, reference,
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 1 and "config key 'pretrain.max_lr': differs from the checkpoint" in result.stderr
+
+
+def test_gene_files_of_another_corpus_are_refused_before_training(corpus, knowledge, tmp_path):
+    vocabulary, _ = write_genes(tmp_path / "genes", 47)
+    args = command(corpus, knowledge._replace(vocabulary=vocabulary), tmp_path / "run")
+    result = subprocess.run([sys.executable, "-m", "sclong.train.pretrain", *args], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f"error: {vocabulary}: has 47 genes, the model (and its corpus) 48"
+    assert not (tmp_path / "run").exists()
 
 
 def test_ddp_two_ranks_match_one_rank(corpus, knowledge, reference, tmp_path):

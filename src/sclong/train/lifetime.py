@@ -7,9 +7,10 @@ SIGTERM)``) to send SIGTERM to the calling process when its parent exits; the se
 ``execve`` (so the launcher sets it for the ``torchrun`` it becomes) and is cleared in forked children.
 A training process meets that SIGTERM as any other: it checkpoints and exits 75.
 
-The parent that matters is the one that started the process. If it is already gone when the request
-is made (the process was re-parented), the process signals itself at once; ``expected_parent``, when
-known, also catches a parent that exited before the process could look.
+A parent that exits while the request is being made is caught by comparing the parent pid before and
+after it (the process then signals itself). One that exited even earlier, before the process could
+look, is caught only when its pid is known: :mod:`sclong.train.launch` exports the pid ``torchrun``
+will have as ``SCLONG_TORCHRUN_PID``, which a worker reads through :func:`expected_parent`.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class Trainer:
         self.plan = TrainPlan.from_config(train_cells, config, ctx.world_size, ctx.rank)
         if ctx.is_main:
             log.info(
-                "global batch: %d cells per optimizer step (micro_batch_size %d x grad_accum %d x %d processes), "
+                "global batch: %d cells per optimizer step (micro_batch_size %d x grad_accum %d x %d process(es)), "
                 "%d steps per epoch",
                 self.plan.global_batch, config.micro_batch_size, config.grad_accum, ctx.world_size,
                 self.plan.steps_per_epoch,
