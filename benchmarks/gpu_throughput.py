@@ -108,7 +108,7 @@ def encoder_flops(encoder: EncoderConfig, tokens: int) -> dict[str, int]:
 
 def forward_flops(config: ModelConfig, batch: int, n_edges: int) -> dict[str, int]:
     """Forward FLOPs of a micro-batch of ``batch`` cells per model part (see the module docstring)."""
-    genes, k, d = config.n_genes, min(config.top_k, config.n_genes), config.gene_dim
+    genes, k, d = config.n_genes, config.top_k, config.gene_dim
     full_tokens = genes if config.use_leg else k
     parts = {
         "expression": batch * 2 * genes * (config.expr_hidden + config.expr_hidden * d),
@@ -133,8 +133,9 @@ def step_flops(config: ModelConfig, batch: int, n_edges: int, mode: str) -> int:
 
 # -- model and data ----------------------------------------------------------------------------------------
 def build_config(args: argparse.Namespace) -> ModelConfig:
-    """``paper_model_config(n_genes)`` with the sizes given on the command line."""
-    base = paper_model_config(args.n_genes)
+    """The paper's model config with ``n_genes`` and the sizes given on the command line (validated once, so that
+    a small ``n_genes`` needs its ``top_k``)."""
+    base = paper_model_config()
 
     def given(**sizes: int | None) -> dict[str, int]:
         return {key: value for key, value in sizes.items() if value is not None}
@@ -159,6 +160,7 @@ def build_config(args: argparse.Namespace) -> ModelConfig:
     )
     return replace(
         base,
+        n_genes=args.n_genes,
         gene_dim=gene_dim,
         **given(top_k=args.top_k, expr_hidden=args.expr_hidden),
         large=large,

@@ -67,9 +67,10 @@ def tiny_model(n_genes: int, use_leg: bool = True) -> ScLong:
 
 
 @pytest.fixture(scope="session")
-def checkpoint(vocabulary_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkpoint(vocabulary_path: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     n_genes = len(pd.read_csv(vocabulary_path, sep="\t"))
-    return save_model(tmp_path_factory.mktemp("ckpt"), tiny_model(n_genes))
+    return save_model(tmp_path_factory.mktemp("ckpt"), tiny_model(n_genes), vocabulary=vocabulary_path,
+                      gene_table=shared_data / GENES)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
-"""Tiny model configurations shared by the model tests."""
+"""Tiny model configurations and checkpoints shared by the model tests."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
-from sclong.model import EncoderConfig, ModelConfig, ScLong
+from sclong.model import EncoderConfig, ModelConfig, ScLong, save_model
+from tests.train.synthetic import write_genes
 
 N_GENES = 12
 DIM = 16
@@ -48,3 +51,9 @@ def tiny_cells() -> torch.Tensor:
     values[:, ::3] = 0.0
     values[0, 1] = values[0, 2] = 9.5
     return values
+
+
+def save_tiny(directory: Path, model: ScLong) -> Path:
+    """Save ``model`` as a checkpoint with a synthetic vocabulary and gene table of its genes."""
+    vocabulary, gene_table = write_genes(directory.parent / f"{directory.name}-genes", model.config.n_genes)
+    return save_model(directory, model, vocabulary=vocabulary, gene_table=gene_table)

@@ -22,13 +22,15 @@ def test_paper_config_sizes():
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        ({"top_k": 0}, "top_k"),
-        ({"decoder": "mlp"}, "decoder"),
-        ({"use_go": "yes"}, "use_go"),
-        ({"large": {"depth": 1, "heads": 2, "dim_head": 8, "hidden": 8, "attention": "flash"}}, "large.attention"),
-        ({"mini": {"depth": 1, "heads": 2, "dim_head": 8, "hidden": 8}}, "mini.hidden"),
-        ({"full": {"depth": 1, "heads": 2, "dim_head": 8, "hidden": 16, "colour": 1}}, "full.colour"),
-        ({"dropout": 0.1}, "dropout"),
+        ({"top_k": 0}, "model.top_k"),
+        ({"top_k": 12}, "model.top_k"),  # as many as the genes: the mini encoder would get none
+        ({"top_k": 13, "use_leg": False}, "model.top_k"),
+        ({"decoder": "mlp"}, "model.decoder"),
+        ({"use_go": "yes"}, "model.use_go"),
+        ({"large": {"depth": 1, "heads": 2, "dim_head": 8, "hidden": 8, "attention": "x"}}, "model.large.attention"),
+        ({"mini": {"depth": 1, "heads": 2, "dim_head": 8, "hidden": 8}}, "model.mini.hidden"),
+        ({"full": {"depth": 1, "heads": 2, "dim_head": 8, "hidden": 16, "colour": 1}}, "model.full.colour"),
+        ({"dropout": 0.1}, "model.dropout"),
     ],
 )
 def test_invalid_key_is_named(change, key):
@@ -36,3 +38,7 @@ def test_invalid_key_is_named(change, key):
     with pytest.raises(ConfigError) as err:
         ModelConfig.from_dict(data)
     assert err.value.key == key
+
+
+def test_top_k_may_be_every_gene_without_the_mini_encoder():
+    assert tiny_config(top_k=12, use_leg=False).top_k == 12

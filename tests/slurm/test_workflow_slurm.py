@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from sclong.train.launch import torchrun_command
-from tests.train.synthetic import model_config, write_corpus, write_knowledge
+from tests.train.synthetic import pretrain_args, write_corpus, write_knowledge
 
 from .conftest import SlurmCluster
 from .helpers import SnakemakeSlurmRun, queued_jobs_of_rule, sbatch, start_snakemake_on_slurm, wait_for_job
@@ -50,7 +50,7 @@ TINY = {
         "max_steps": 8,
         "first_cycle": 8,
         "warmup": 1,
-        "batch_size": 4,
+        "micro_batch_size": 4,
         "checkpoint_every": 2,
         "val_every": 4,
         "val_cells": 16,
@@ -234,15 +234,12 @@ def test_preempted_pretraining_resumes_where_it_stopped(demo: DemoRun) -> None:
 
 
 def _tiny_pretrain_args(tmp_path: Path) -> list[str]:
-    """``sclong.train.pretrain`` arguments for 4 steps on a synthetic corpus, outputs in ``tmp_path/run``."""
+    """``sclong.train.pretrain`` arguments for 4 steps of 8 cells on two ranks (4 each) of a synthetic corpus,
+    outputs in ``tmp_path/run``."""
     corpus = write_corpus(tmp_path / "corpus")
-    gene2vec, go_graph = write_knowledge(tmp_path / "knowledge")
-    args = [
-        "--corpus", corpus, "--gene2vec", gene2vec, "--go-graph", go_graph, "--model-config", model_config(),
-        "--out", tmp_path / "run", "--max-steps", "4", "--batch-size", "8", "--val-every", "2",
-        "--checkpoint-every", "2", "--log-every", "1", "--device", "cpu", "--threads", "1", "--no-progress",
-    ]  # fmt: skip
-    return list(map(str, args))
+    knowledge = write_knowledge(tmp_path / "knowledge")
+    changes = {"max_steps": 4, "micro_batch_size": 4, "val_every": 2, "checkpoint_every": 2}
+    return pretrain_args(corpus, knowledge, tmp_path / "run", **changes)
 
 
 def _run_job(tmp_path: Path, body: str, sbatch_args: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""End-to-end pretraining runs in subprocesses: outputs, kill -9 / SIGTERM resume, DDP equivalence."""
+"""End-to-end pretraining runs in subprocesses: outputs, kill -9 / SIGTERM resume, DDP equivalence, and
+workers that die with the job that started them."""
 
 import csv
 import json
@@ -12,22 +13,16 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from synthetic import model_config
+from synthetic import Knowledge, pretrain_args, write_genes
 
+from sclong.model import load_checkpoint
 from sclong.train.runtime import EXIT_INTERRUPTED
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def command(corpus: Path, knowledge: tuple[Path, Path], out: Path, *extra: str, steps: int = 60) -> list[str]:
-    gene2vec, graph = knowledge
-    return [
-        "--corpus", str(corpus), "--gene2vec", str(gene2vec), "--go-graph", str(graph),
-        "--model-config", model_config(), "--out", str(out), "--batch-size", "8", "--max-steps", str(steps),
-        "--max-lr", "1e-3", "--first-cycle", "6", "--warmup", "2", "--val-every", "20", "--log-every", "1",
-        "--checkpoint-every", "7", "--eval-batch-size", "16", "--deterministic", "--threads", "1",
-        "--no-progress", "--no-tensorboard", *extra,
-    ]  # fmt: skip
+def command(corpus: Path, knowledge: Knowledge, out: Path, steps: int = 60, **changes) -> list[str]:
+    return pretrain_args(corpus, knowledge, out, max_steps=steps, **changes)
 
 
 def pretrain(args: list[str], **kwargs) -> subprocess.Popen:
@@ -65,7 +60,7 @@ def reference(corpus, knowledge, tmp_path_factory) -> Path:
 def reference_log4(corpus, knowledge, tmp_path_factory) -> Path:
     """Metrics rows every 4 steps: checkpoints (every 7) fall inside logging windows."""
     out = tmp_path_factory.mktemp("reference_log4") / "run"
-    assert pretrain(command(corpus, knowledge, out, "--log-every", "4")).wait() == 0
+    assert pretrain(command(corpus, knowledge, out, log_every=4)).wait() == 0
     return out
 
 
@@ -81,13 +76,17 @@ def test_outputs(reference):
     done = json.loads((reference / "DONE").read_text())
     assert done["steps"] == 60 and done["val_loss"] == pytest.approx(float(final["val_loss"]))
     config = json.loads((reference / "train_config.json").read_text())
-    assert config["variant"] == "sclong" and config["model"]["use_leg"] and config["train"]["batch_size"] == 8
+    assert config["variant"] == "sclong" and config["model"]["use_leg"]
+    assert config["train"]["micro_batch_size"] == 8 and config["global_batch"] == 8
+    bundle = load_checkpoint(reference)  # the vocabulary and gene table travel with the weights
+    assert list(bundle.vocabulary["ensembl_id"]) == [f"ENSG{g:011d}" for g in range(48)]
+    assert bundle.sha256 == done["model_sha256"]
 
 
 def test_kill_9_twice_then_rerun_gives_identical_weights(corpus, knowledge, reference_log4, tmp_path):
     reference = reference_log4
     out = tmp_path / "run"
-    args = command(corpus, knowledge, out, "--log-every", "4")
+    args = command(corpus, knowledge, out, log_every=4)
     for step in (10, 30):  # between checkpoints (every 7 steps)
         process = pretrain(args)
         wait_for_step(process, out, step)
@@ -107,7 +106,7 @@ def test_kill_9_twice_then_rerun_gives_identical_weights(corpus, knowledge, refe
 def test_sigterm_checkpoints_and_exits_75(corpus, knowledge, reference_log4, tmp_path):
     reference = reference_log4
     out = tmp_path / "run"
-    args = command(corpus, knowledge, out, "--log-every", "4")
+    args = command(corpus, knowledge, out, log_every=4)
     process = pretrain(args)
     wait_for_step(process, out, 10)
     process.send_signal(signal.SIGTERM)
@@ -126,15 +125,24 @@ def test_changed_hyper_parameters_refuse_to_resume(corpus, knowledge, reference,
     source = next((reference / "checkpoint").iterdir())
     os.symlink(source, out / "checkpoint" / source.name)
     result = subprocess.run(
-        [sys.executable, "-m", "sclong.train.pretrain", *command(corpus, knowledge, out, "--max-lr", "2e-3")],
+        [sys.executable, "-m", "sclong.train.pretrain", *command(corpus, knowledge, out, max_lr=2e-3)],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert result.returncode == 1 and "max_lr" in result.stderr
+    assert result.returncode == 1 and "config key 'pretrain.max_lr': differs from the checkpoint" in result.stderr
+
+
+def test_gene_files_of_another_corpus_are_refused_before_training(corpus, knowledge, tmp_path):
+    vocabulary, _ = write_genes(tmp_path / "genes", 47)
+    args = command(corpus, knowledge._replace(vocabulary=vocabulary), tmp_path / "run")
+    result = subprocess.run([sys.executable, "-m", "sclong.train.pretrain", *args], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f"error: {vocabulary}: has 47 genes, the model (and its corpus) 48"
+    assert not (tmp_path / "run").exists()
 
 
 def test_ddp_two_ranks_match_one_rank(corpus, knowledge, reference, tmp_path):
     out = tmp_path / "ddp"
-    args = command(corpus, knowledge, out)
+    args = command(corpus, knowledge, out, micro_batch_size=4)  # the reference's global batch of 8
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [sys.executable, "-m", "sclong.train.launch", "--nproc-per-node", "2", "--"]  # exec's torchrun
     result = subprocess.run([*launch, *args], env=env, capture_output=True, text=True)
@@ -143,7 +151,8 @@ def test_ddp_two_ranks_match_one_rank(corpus, knowledge, reference, tmp_path):
         for key in ("train_loss", "val_loss", "baseline_val_mse"):
             if one[key]:
                 assert float(two[key]) == pytest.approx(float(one[key]), rel=1e-4), (one["step"], key)
-    assert json.loads((out / "train_config.json").read_text())["world_size"] == 2
+    record = json.loads((out / "train_config.json").read_text())
+    assert (record["world_size"], record["global_batch"]) == (2, 8)
 
 
 def test_sigterm_under_torchrun_checkpoints_on_every_rank(corpus, knowledge, tmp_path):
@@ -151,7 +160,8 @@ def test_sigterm_under_torchrun_checkpoints_on_every_rank(corpus, knowledge, tmp
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [sys.executable, "-m", "sclong.train.launch", "--nproc-per-node", "2", "--"]
     process = subprocess.Popen(
-        [*launch, *command(corpus, knowledge, out, steps=200)], env=env, stderr=subprocess.PIPE, text=True
+        [*launch, *command(corpus, knowledge, out, steps=200, micro_batch_size=4)],
+        env=env, stderr=subprocess.PIPE, text=True,
     )
     wait_for_step(process, out, 5)
     process.send_signal(signal.SIGTERM)  # the launcher exec'd torchrun, which forwards it to both ranks
@@ -164,7 +174,7 @@ def test_sigterm_under_torchrun_checkpoints_on_every_rank(corpus, knowledge, tmp
 
 def test_gradient_accumulation_matches_one_micro_batch(corpus, knowledge, reference, tmp_path):
     out = tmp_path / "accum"
-    assert pretrain(command(corpus, knowledge, out, "--grad-accum", "4")).wait() == 0
+    assert pretrain(command(corpus, knowledge, out, micro_batch_size=2, grad_accum=4)).wait() == 0
     for one, four in zip(metrics(reference), metrics(out), strict=True):
         assert float(four["train_loss"]) == pytest.approx(float(one["train_loss"]), rel=1e-4), one["step"]
 
@@ -173,10 +183,64 @@ def test_gradient_accumulation_matches_one_micro_batch(corpus, knowledge, refere
 def test_ablation_variants_train(corpus, knowledge, tmp_path, variant):
     out = tmp_path / variant
     assert (
-        pretrain(command(corpus, knowledge, out, "--variant", variant, "--grad-accum", "2", steps=4)).wait()
+        pretrain(pretrain_args(corpus, knowledge, out, variant, max_steps=4, micro_batch_size=4, grad_accum=2)).wait()
         == 0
     )
     config = json.loads((out / "model_config.json").read_text())
     assert (config["use_leg"], config["use_go"]) == (variant != "wo_leg", variant != "wo_go")
     rows = metrics(out)  # wo_leg: a tiny batch may have no predicted loss position (train_loss nan)
     assert any(float(r["train_loss"]) > 0 for r in rows) and float(rows[-1]["val_loss"]) > 0
+
+
+def children(pid: int) -> list[int]:
+    """The pids of the direct children of process ``pid``."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("killed", ["job", "torchrun"])
+def test_training_dies_with_its_job(corpus, knowledge, tmp_path, killed):
+    """SIGKILL of the job that started the launcher (as when Snakemake is killed), or of torchrun itself,
+    ends torchrun and its worker (which checkpoints first) instead of leaving them training on their own."""
+    out, log = tmp_path / "run", tmp_path / "stderr.log"
+    launch = [sys.executable, "-m", "sclong.train.launch", "--nproc-per-node", "1", "--",
+              *command(corpus, knowledge, out, steps=100_000, checkpoint_every=100_000)]  # fmt: skip
+    job_script = (
+        "import subprocess, sys; "
+        f"p = subprocess.Popen({launch!r}, stderr=open({str(log)!r}, 'w')); print(p.pid, flush=True); p.wait()"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen([sys.executable, "-c", job_script], env=env, stdout=subprocess.PIPE, text=True)
+    torchrun = int(job.stdout.readline())
+    processes = [torchrun]
+    try:
+        deadline = time.monotonic() + 120
+        while not ((out / "metrics.csv").exists() and metrics(out)):  # the worker is training
+            assert time.monotonic() < deadline and job.poll() is None, log.read_text()
+            time.sleep(0.1)
+        processes += children(torchrun)
+        assert len(processes) == 2, processes  # torchrun and its one worker
+        os.kill(job.pid if killed == "job" else torchrun, signal.SIGKILL)
+        job.wait()
+        deadline = time.monotonic() + 30
+        while any(map(running, processes)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(running, processes)), f"still running 30 s after the {killed} was killed: {processes}"
+    finally:
+        for pid in processes:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert f"checkpoint written, exiting {EXIT_INTERRUPTED}" in log.read_text()
+    assert (out / "checkpoint").is_dir() and not (out / "DONE").exists()

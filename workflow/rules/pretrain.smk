@@ -1,4 +1,15 @@
 # Pretraining: one run per trained variant; Random LEG is derived from the sclong checkpoint.
+# Each run writes a checkpoint bundle (weights, model config, copies of the vocabulary and gene table,
+# manifest with their sha256) that `sclong embed --checkpoint DIR` needs no other file for.
+from sclong.settings import to_json
+
+CHECKPOINT_FILES = {
+    "weights": "model.safetensors",
+    "model_config": "model_config.json",
+    "vocabulary": "vocabulary.tsv",
+    "gene_table": "gene_table.tsv.gz",
+    "manifest": "manifest.json",
+}
 
 
 rule pretrain:
@@ -10,9 +21,10 @@ rule pretrain:
             if w.variant == "random_go"
             else rules.go_graph.output[0]
         ),
+        vocabulary=rules.vocabulary.output.vocabulary,
+        gene_table=rules.gene_table.output[0],
     output:
-        weights=PRETRAIN / "{variant}" / "model.safetensors",
-        model_config=PRETRAIN / "{variant}" / "model_config.json",
+        **{key: PRETRAIN / "{variant}" / name for key, name in CHECKPOINT_FILES.items()},
         metrics=PRETRAIN / "{variant}" / "metrics.csv",
     log:
         LOGS / "pretrain" / "{variant}.log",
@@ -25,8 +37,8 @@ rule pretrain:
         gpu=0,
     params:
         out=lambda w: PRETRAIN / w.variant,
-        model=shlex.quote(json.dumps(config["model"])),
-        flags=cli_flags(PRETRAIN_OPTIONS),
+        model=shlex.quote(to_json(config["model"])),
+        settings=shlex.quote(to_json(PRETRAIN_OPTIONS)),
         processes=lambda w, resources: processes_per_node(resources),
     shell:
         # A finished run's checkpoints belong to the outputs being rebuilt: start afresh. An unfinished
@@ -34,18 +46,20 @@ rule pretrain:
         # between Snakemake and torchrun, since bash dies of it at once while training still checkpoints.
         "if [ -e {params.out:q}/DONE ]; then rm -r {params.out:q}/DONE {params.out:q}/checkpoint; fi;"
         " exec python -m sclong.train.launch --nproc-per-node {params.processes} --"
+        " --settings {params.settings} --model-config {params.model} --variant {wildcards.variant}"
         " --corpus {input.corpus:q} --gene2vec {input.gene2vec:q} --go-graph {input.go_graph:q}"
-        " --model-config {params.model} --variant {wildcards.variant} --out {params.out:q}"
-        " --threads {threads} {params.flags} --no-progress 2> {log:q}"
+        " --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q} --out {params.out:q}"
+        " --threads {threads} --no-progress 2> {log:q}"
 
 
 rule random_leg:
     input:
-        rules.pretrain.output.weights.format(variant="sclong"),
-        rules.pretrain.output.model_config.format(variant="sclong"),
+        [PRETRAIN / "sclong" / name for name in CHECKPOINT_FILES.values()],
     output:
-        weights=PRETRAIN / "random_leg" / "model.safetensors",
-        model_config=PRETRAIN / "random_leg" / "model_config.json",
+        **{
+            key: PRETRAIN / "random_leg" / name
+            for key, name in CHECKPOINT_FILES.items()
+        },
     log:
         LOGS / "pretrain" / "random_leg.log",
     conda:

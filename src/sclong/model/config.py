@@ -1,4 +1,9 @@
-"""Model sizes as dataclasses: every scLong variant is built from one :class:`ModelConfig`."""
+"""Model sizes as dataclasses: every scLong variant is built from one :class:`ModelConfig`.
+
+Invalid values are a :class:`~sclong.errors.ConfigError` naming the key of the workflow config's
+``model`` section (``model.top_k``, ``model.large.depth``, ...); ``n_genes`` comes from the vocabulary
+and ``use_leg``/``use_go`` from the variant.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from sclong.errors import ConfigError
 ATTENTION_BACKENDS = ("performer", "sdpa")
 DECODERS = ("shared", "gene_specific")
 ENCODERS = ("large", "mini", "full")
+SECTION = "model"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,10 @@ class ModelConfig:
 
     ``large`` processes the ``top_k`` highest-ranked elements of each cell (through projections
     ``gene_dim -> large.hidden -> gene_dim``), ``mini`` the rest, ``full`` all elements after the
-    merge; ``mini.hidden`` and ``full.hidden`` must equal ``gene_dim``.
+    merge; ``mini.hidden`` and ``full.hidden`` must equal ``gene_dim``. ``top_k`` must be smaller than
+    ``n_genes`` (with the mini encoder, which would otherwise get no element: a model without a working
+    mini encoder is not scLong) or at most ``n_genes`` (``use_leg=False``: the whole cell may go to the
+    large encoder); it is never silently clamped.
     ``use_leg=False`` is the w/o-LEG ablation (no mini encoder; only the top-k elements are encoded
     and predicted), ``use_go=False`` the w/o-GO ablation (Gene2vec table, no GCN).
     ``decoder`` is ``shared`` (one Linear(gene_dim -> 1), the public code) or ``gene_specific``
@@ -72,22 +81,29 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first invalid key."""
+        """Raise :class:`ConfigError` naming the first invalid key (``model.<key>``)."""
         for name in ("n_genes", "gene_dim", "expr_hidden", "top_k"):
-            _positive_int(getattr(self, name), name)
+            _positive_int(getattr(self, name), f"{SECTION}.{name}")
         for name in ENCODERS:
             encoder = getattr(self, name)
             if not isinstance(encoder, EncoderConfig):
-                raise ConfigError(name, f"must be an EncoderConfig, got {type(encoder).__name__}")
-            encoder.validate(name)
+                raise ConfigError(f"{SECTION}.{name}", f"must be an EncoderConfig, got {type(encoder).__name__}")
+            encoder.validate(f"{SECTION}.{name}")
         for name in ("mini", "full"):
             if getattr(self, name).hidden != self.gene_dim:
-                raise ConfigError(f"{name}.hidden", f"must equal gene_dim ({self.gene_dim})")
+                raise ConfigError(f"{SECTION}.{name}.hidden", f"must equal model.gene_dim ({self.gene_dim})")
         for name in ("use_leg", "use_go", "extra_gene_terms"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(name, "must be true or false")
+                raise ConfigError(f"{SECTION}.{name}", "must be true or false")
         if self.decoder not in DECODERS:
-            raise ConfigError("decoder", f"must be one of {DECODERS}, got {self.decoder!r}")
+            raise ConfigError(f"{SECTION}.decoder", f"must be one of {DECODERS}, got {self.decoder!r}")
+        if self.use_leg and self.top_k >= self.n_genes:
+            raise ConfigError(
+                f"{SECTION}.top_k",
+                f"is {self.top_k}, not below the {self.n_genes} genes: the mini encoder would get no gene",
+            )
+        if self.top_k > self.n_genes:
+            raise ConfigError(f"{SECTION}.top_k", f"is {self.top_k}, more than the {self.n_genes} genes")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict whose keys are the dataclass fields."""
@@ -99,16 +115,16 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(unknown[0], f"unknown model key (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"{SECTION}.{unknown[0]}", f"unknown model key (known: {', '.join(sorted(known))})")
         kwargs = dict(data)
         for name in ENCODERS:
             if name not in kwargs:
-                raise ConfigError(name, "missing encoder settings")
-            kwargs[name] = _encoder_from_dict(kwargs[name], name)
+                raise ConfigError(f"{SECTION}.{name}", "missing encoder settings")
+            kwargs[name] = _encoder_from_dict(kwargs[name], f"{SECTION}.{name}")
         try:
             return cls(**kwargs)
         except TypeError as err:
-            raise ConfigError("model", str(err)) from err
+            raise ConfigError(SECTION, str(err)) from err
 
 
 def paper_model_config(n_genes: int = 27_874) -> ModelConfig:

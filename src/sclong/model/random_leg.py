@@ -1,7 +1,9 @@
 """The Random LEG ablation: a trained scLong model whose mini encoder is redrawn from N(0, 1).
 
 ``python -m sclong.model.random_leg --checkpoint results/pretrain/sclong --seed 0 --out DIR`` loads the
-trained model, redraws every mini-encoder parameter and saves the result as a checkpoint of its own.
+trained model (verified, :func:`sclong.model.checkpoint.load_model`), redraws every mini-encoder
+parameter and saves the result as a checkpoint of its own, with copies of the source checkpoint's
+vocabulary and gene table.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from sclong.errors import InputError
-from sclong.model.checkpoint import load_model, save_model
+from sclong.model.checkpoint import GENE_TABLE, VOCABULARY, load_model, save_model
 from sclong.model.sclong import randomize_mini_encoder
 
 log = logging.getLogger(__name__)
@@ -23,7 +26,7 @@ def derive_random_leg(checkpoint: str, seed: int, out: str) -> None:
     if model.mini is None:
         raise InputError(checkpoint, "the model has no mini encoder (a w/o LEG model cannot be randomised)")
     randomize_mini_encoder(model, seed)
-    save_model(out, model)
+    save_model(out, model, vocabulary=Path(checkpoint) / VOCABULARY, gene_table=Path(checkpoint) / GENE_TABLE)
     redrawn = sum(p.numel() for p in model.mini.parameters())
     log.info("random LEG: %d mini-encoder parameters redrawn from N(0, 1) (seed %d) -> %s", redrawn, seed, out)
 

@@ -96,14 +96,14 @@ class ScLong(nn.Module):
         # w/o LEG keeps each cell's top-k genes of the unmasked input and masks within them: ranking on
         # the masked input would leave masked genes without a prediction, so nothing could be learned.
         order = rank_elements(values, mask if self.mini is not None else torch.zeros_like(mask))
-        k = min(self.config.top_k, n_genes)
+        k = self.config.top_k  # below n_genes with the mini encoder, at most n_genes without (ModelConfig)
         top = order[:, :k]
         high = self.project_out(self.large(self.project_in(_gather(elements, top))))
         if self.mini is None:
             return self._forward_top_only(high, top, genes, batch, n_genes)
-        low = [self.mini(_gather(elements, order[:, k:]))] if k < n_genes else []
+        low = self.mini(_gather(elements, order[:, k:]))
         inverse = torch.empty_like(order).scatter_(1, order, _positions(order))
-        merged = _gather(torch.cat([high, *low], dim=1), inverse)
+        merged = _gather(torch.cat([high, low], dim=1), inverse)
         if self.gene2vec_term is not None:
             merged = merged + genes
         representations = self.full(merged)

@@ -1,9 +1,11 @@
 """Batches of dense expression rows from a :class:`~sclong.io.shards.ShardedCSR` corpus.
 
-Every process walks the same global batches (a seeded permutation per epoch) and takes its own slice, so
-one process with batch B and N processes with B/N each see exactly the same cells. A global batch of an
-optimizer step is cut into ``grad_accum`` micro-batches, each split evenly across the ``world_size``
-processes. Resuming at ``(epoch, step)`` skips exactly the consumed batches.
+The global batch of an optimizer step is ``micro_batch_size x grad_accum x world_size`` cells: it is cut
+into ``grad_accum`` micro-batches of ``micro_batch_size x world_size`` cells, each split evenly across the
+``world_size`` processes (``micro_batch_size`` cells each). Every process walks the same global batches
+(a seeded permutation per epoch) and takes its own slice, so any split of one global batch size (one
+process with micro-batches of B, or N processes with B/N each, or more accumulation) sees exactly the
+same cells. Resuming at ``(epoch, step)`` skips exactly the consumed batches.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sclong.errors import ConfigError, InputError
 from sclong.io.shards import ShardedCSR
+from sclong.train.settings import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -57,37 +60,42 @@ def _even_slice(n: int, parts: int, part: int) -> slice:
 
 @dataclass(frozen=True)
 class TrainPlan:
-    """The order of training cells: global batches of ``global_batch`` cells per optimizer step."""
+    """The order of training cells: global batches of :attr:`global_batch` cells per optimizer step.
+
+    ``micro_batch_size``: cells per micro-batch on each process; ``grad_accum``: micro-batches per
+    optimizer step; ``world_size``: processes.
+    """
 
     cells: np.ndarray
-    global_batch: int
+    micro_batch_size: int
     grad_accum: int
     world_size: int
     rank: int
     seed: int
 
     def __post_init__(self) -> None:
-        per_rank, rest = divmod(self.global_batch, self.grad_accum * self.world_size)
-        if rest or per_rank == 0:
-            raise ConfigError(
-                "batch_size",
-                f"{self.global_batch} is not a positive multiple of grad_accum x world_size "
-                f"= {self.grad_accum} x {self.world_size}",
-            )
         if self.steps_per_epoch == 0:
             raise ConfigError(
-                "batch_size", f"{self.global_batch} exceeds the {len(self.cells)} training cells"
+                "pretrain.micro_batch_size",
+                f"the global batch micro_batch_size x grad_accum x processes = {self.micro_batch_size} x "
+                f"{self.grad_accum} x {self.world_size} = {self.global_batch} exceeds the {len(self.cells)} "
+                "training cells",
             )
+
+    @classmethod
+    def from_config(cls, cells: np.ndarray, config: TrainConfig, world_size: int, rank: int) -> TrainPlan:
+        """The plan of process ``rank`` of ``world_size`` training on ``cells`` with ``config``."""
+        return cls(cells, config.micro_batch_size, config.grad_accum, world_size, rank, config.seed)
+
+    @property
+    def global_batch(self) -> int:
+        """Cells per optimizer step (over accumulation and processes)."""
+        return self.micro_batch_size * self.grad_accum * self.world_size
 
     @property
     def steps_per_epoch(self) -> int:
         """Optimizer steps per epoch (the incomplete last global batch is dropped)."""
         return len(self.cells) // self.global_batch
-
-    @property
-    def micro_size(self) -> int:
-        """Cells per process per micro-batch."""
-        return self.global_batch // (self.grad_accum * self.world_size)
 
     def order(self, epoch: int) -> np.ndarray:
         """The epoch's permutation of the training cells (same on every process)."""
@@ -104,7 +112,7 @@ class EpochBatches(Sequence[MicroBatch]):
     def __init__(self, plan: TrainPlan, epoch: int, start_step: int) -> None:
         self.plan, self.epoch, self.start_step = plan, epoch, start_step
         self.order = plan.order(epoch)
-        self.rows = slice(plan.rank * plan.micro_size, (plan.rank + 1) * plan.micro_size)
+        self.rows = slice(plan.rank * plan.micro_batch_size, (plan.rank + 1) * plan.micro_batch_size)
 
     def __len__(self) -> int:
         return max(self.plan.steps_per_epoch - self.start_step, 0) * self.plan.grad_accum
@@ -122,7 +130,7 @@ class EpochBatches(Sequence[MicroBatch]):
             raise IndexError(index)
         step, micro = divmod(index % len(self), self.plan.grad_accum)
         step += self.start_step
-        global_micro = self.plan.global_batch // self.plan.grad_accum
+        global_micro = self.plan.micro_batch_size * self.plan.world_size
         first = step * self.plan.global_batch + micro * global_micro
         positions = np.arange(first + self.rows.start, first + self.rows.stop)
         keys = np.stack([np.full_like(positions, self.epoch), positions], axis=1)

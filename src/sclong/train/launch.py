@@ -14,6 +14,12 @@ job (preemption, ``scancel --signal=TERM``, the time limit) meets ``torchrun`` a
 only: ``torchrun`` passes it on and waits for them to checkpoint (up to its 30 s shutdown timeout), where a
 launcher process in between would die at once and take the job's process tree down with it. The exit
 status is ``torchrun``'s: 0 when every process finished, non-zero otherwise (a preempted run included).
+
+Before the ``exec`` the launcher asks for SIGTERM on its parent's death (:mod:`sclong.train.lifetime`),
+a setting ``torchrun`` (or ``srun``) inherits: when the job that started it dies (Snakemake or the job
+shell killed, even by SIGKILL), ``torchrun`` gets SIGTERM and passes it on; each training process
+asks the same of ``torchrun`` (whose pid it learns from ``SCLONG_TORCHRUN_PID``), so it checkpoints
+and exits even when ``torchrun`` itself is killed outright.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import sys
 from collections.abc import Mapping
 
 from sclong.errors import ConfigError
+from sclong.train.lifetime import PARENT_ENV, die_with_parent
 
 MODULE = "sclong.train.pretrain"
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]  # ``torchrun`` of this interpreter
@@ -98,6 +105,9 @@ def main(argv: list[str]) -> int:
     if opts.print:
         print(shlex.join(command))
         return 0
+    die_with_parent()
+    if command[: len(TORCHRUN)] == TORCHRUN:  # this process becomes torchrun, its workers' parent
+        os.environ[PARENT_ENV] = str(os.getpid())
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvp(command[0], command)

@@ -4,7 +4,8 @@ Loss normalisation: every micro-batch back-propagates its *sum* of squared error
 of an optimizer step is through, the gradients are scaled by ``world_size / N`` where ``N`` is the number
 of loss positions in the whole global batch (summed over accumulation steps and processes). The update
 is therefore that of the mean over all chosen positions of the global batch, independent of how the
-batch is split across processes and micro-batches.
+batch is split across processes and micro-batches. The normalised gradients are then clipped to a total
+norm of ``clip_norm``, unless it is ``None`` (no clipping).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def new_window() -> dict[str, float]:
 class Trainer:
     """One pretraining run of ``model`` on ``corpus``; :meth:`run` returns an exit code.
 
-    Only rank 0 writes (metrics, checkpoints); every rank resumes from the same checkpoint.
+    Only rank 0 writes (metrics, checkpoints); every rank resumes from the same checkpoint. ``progress``
+    shows a progress bar (rank 0), ``tensorboard`` also writes TensorBoard scalars when it is installed.
     """
 
     def __init__(
@@ -58,8 +60,12 @@ class Trainer:
         model: nn.Module,
         out_dir: str | Path,
         stop: StopFlag,
+        *,
+        progress: bool,
+        tensorboard: bool,
     ) -> None:
         self.config, self.ctx, self.corpus, self.stop = config, ctx, corpus, stop
+        self.progress, self.tensorboard = progress, tensorboard
         self.out_dir = Path(out_dir)
         self.module = model.to(ctx.device)
         self.model: nn.Module = (
@@ -67,9 +73,14 @@ class Trainer:
             if ctx.distributed
             else model
         )
-        self.plan = TrainPlan(
-            train_cells, config.batch_size, config.grad_accum, ctx.world_size, ctx.rank, config.seed
-        )
+        self.plan = TrainPlan.from_config(train_cells, config, ctx.world_size, ctx.rank)
+        if ctx.is_main:
+            log.info(
+                "global batch: %d cells per optimizer step (micro_batch_size %d x grad_accum %d x %d process(es)), "
+                "%d steps per epoch",
+                self.plan.global_batch, config.micro_batch_size, config.grad_accum, ctx.world_size,
+                self.plan.steps_per_epoch,
+            )  # fmt: skip
         if config.val_cells and config.val_cells < len(val_cells):  # a fixed random subset, in corpus order
             pick = np.random.default_rng([config.seed, 1]).choice(
                 len(val_cells), config.val_cells, replace=False
@@ -89,8 +100,6 @@ class Trainer:
             warmup=config.warmup,
             gamma=config.gamma,
         )
-        if config.schedule_unit not in {"steps", "epochs"}:
-            raise ValueError(f"schedule_unit must be steps or epochs, not {config.schedule_unit!r}")
         self.total_steps = config.max_steps or config.epochs * self.plan.steps_per_epoch
         self.epoch = self.step_in_epoch = self.step = 0
         self.elapsed = 0.0
@@ -104,7 +113,7 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         """Everything besides the weights that a resumed run needs."""
         return {
-            "config": self.config.trajectory(),
+            "config": self.config.trajectory(self.plan.global_batch),
             "position": {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "step": self.step},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -122,10 +131,11 @@ class Trainer:
         if path is None:
             return False
         state = checkpoint.load(path, self.module, self.ctx.device)
-        if state["config"] != self.config.trajectory():
-            changed = sorted(k for k, v in self.config.trajectory().items() if state["config"].get(k) != v)
+        trajectory = self.config.trajectory(self.plan.global_batch)
+        if state["config"] != trajectory:
+            changed = sorted(k for k, v in trajectory.items() if state["config"].get(k) != v)
             raise ConfigError(
-                changed[0] if changed else "train",
+                f"pretrain.{changed[0]}" if changed else "pretrain",
                 f"differs from the checkpoint in {path}; use the original values or a new output directory",
             )
         self.optimizer.load_state_dict(state["optimizer"])
@@ -222,7 +232,7 @@ class Trainer:
             for param in self.module.parameters():
                 if param.grad is not None:
                     param.grad.mul_(self.ctx.world_size / count)
-            if self.config.clip_norm:
+            if self.config.clip_norm is not None:
                 nn.utils.clip_grad_norm_(self.module.parameters(), self.config.clip_norm)
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -238,7 +248,7 @@ class Trainer:
             self.gene_means = self.compute_gene_means()
         metrics = None
         if self.ctx.is_main:
-            metrics = MetricsLog(self.out_dir / "metrics.csv", self.rows, self.config.tensorboard)
+            metrics = MetricsLog(self.out_dir / "metrics.csv", self.rows, self.tensorboard)
             self.rows = metrics.rows
         try:
             return self._train(metrics)
@@ -254,7 +264,7 @@ class Trainer:
             desc="pretrain",
             unit="step",
             mininterval=2.0,
-            disable=not (config.progress and self.ctx.is_main),
+            disable=not (self.progress and self.ctx.is_main),
         )
         self.module.train()
         while self.step < self.total_steps:
@@ -274,7 +284,7 @@ class Trainer:
                 self.elapsed += now - started
                 for key, value in zip(
                     ("sse", "count", "cells", "time"),
-                    (sse, count, config.batch_size, now - started),
+                    (sse, count, self.plan.global_batch, now - started),
                     strict=True,
                 ):
                     self.window[key] += value

@@ -1,10 +1,20 @@
 """Pretrain one scLong variant on a sharded corpus (``python -m sclong.train.pretrain``).
 
-Outputs in ``--out``: ``model.safetensors`` + ``model_config.json`` (:func:`sclong.model.save_model`),
-``train_config.json``, ``metrics.csv`` (one row per logged step; grows during the run), ``checkpoint/``
-(resume state) and, written last when training finished, ``DONE`` (a JSON summary). Rerunning the same
-command resumes from the latest checkpoint. Run under ``torchrun`` for several processes (see
+``--settings`` is the workflow config's ``pretrain`` section (less ``variants`` and ``threads``) as one
+JSON mapping (:class:`sclong.train.settings.TrainConfig`), ``--model-config`` the ``model`` section;
+paths are flags. ``--vocabulary`` and ``--gene-table`` are the files the corpus was built from: they
+must match the corpus's gene count and go into the checkpoint.
+
+Outputs in ``--out``: the checkpoint bundle (:func:`sclong.model.save_model`: ``model.safetensors``,
+``model_config.json``, ``vocabulary.tsv``, ``gene_table.tsv.gz``, ``manifest.json``),
+``train_config.json`` (settings, model, inputs with their sha256, world size and global batch),
+``metrics.csv`` (one row per logged step; grows during the run), ``checkpoint/`` (resume state) and,
+written last when training finished, ``DONE`` (a JSON summary). Rerunning the same command resumes
+from the latest checkpoint. Run under ``torchrun`` for several processes (see
 :mod:`sclong.train.launch`).
+
+At start-up the process asks for SIGTERM when its parent (``torchrun``, or whatever started it) exits
+(:mod:`sclong.train.lifetime`), so killing the job never leaves it training on its own.
 
 Exit codes: 0 finished; 1 input or configuration error; 75 stopped by SIGTERM after writing a
 checkpoint (rerun the same command to resume).
@@ -13,7 +23,6 @@ checkpoint (rerun the same command to resume).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -31,11 +40,14 @@ from sclong.io.atomic import atomic_path
 from sclong.io.hashing import file_sha256
 from sclong.io.shards import ShardedCSR
 from sclong.model import ModelConfig, ScLong, save_model
+from sclong.model.checkpoint import check_gene_files
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 from sclong.train import distributed
 from sclong.train.data import load_split
+from sclong.train.lifetime import die_with_parent, expected_parent
 from sclong.train.loop import Trainer
 from sclong.train.runtime import EXIT_DONE, StopFlag, seed_everything
-from sclong.train.settings import TrainConfig
+from sclong.train.settings import SECTION, TrainConfig
 
 VARIANTS = {
     "sclong": {"use_leg": True, "use_go": True},
@@ -50,7 +62,8 @@ log = logging.getLogger(__name__)
 def read_model_config(source: str, key: str | None, n_genes: int, variant: str) -> ModelConfig:
     """The model config from inline JSON or a JSON/YAML file (``key``: dotted path to a sub-mapping).
 
-    ``n_genes`` comes from the corpus when absent; the variant sets ``use_leg``/``use_go``.
+    ``n_genes`` comes from the corpus when absent; the variant sets ``use_leg``/``use_go`` (a mapping
+    that sets them otherwise is refused).
     """
     if source.lstrip().startswith("{"):
         data: Any = json.loads(source)
@@ -69,8 +82,11 @@ def read_model_config(source: str, key: str | None, n_genes: int, variant: str) 
         raise ConfigError(key or "model", "the model config must be a mapping")
     data = dict(data)
     if data.setdefault("n_genes", n_genes) != n_genes:
-        raise ConfigError("n_genes", f"model config says {data['n_genes']}, the corpus has {n_genes} genes")
-    return dataclasses.replace(ModelConfig.from_dict(data), **VARIANTS[variant])
+        raise ConfigError("model.n_genes", f"model config says {data['n_genes']}, the corpus has {n_genes} genes")
+    for name, value in VARIANTS[variant].items():
+        if data.setdefault(name, value) != value:
+            raise ConfigError(f"model.{name}", f"is {data[name]}, but variant {variant} needs {value}")
+    return ModelConfig.from_dict(data)
 
 
 def build_model(config: ModelConfig, gene2vec_file: str, go_graph_file: str | None) -> ScLong:
@@ -79,6 +95,15 @@ def build_model(config: ModelConfig, gene2vec_file: str, go_graph_file: str | No
         gene2vec = torch.from_numpy(np.load(gene2vec_file).astype(np.float32))
     except (OSError, ValueError) as err:
         raise InputError(gene2vec_file, f"unreadable Gene2vec matrix ({err})") from None
+    if gene2vec.ndim != 2 or len(gene2vec) != config.n_genes:
+        raise InputError(gene2vec_file, f"Gene2vec matrix of shape {tuple(gene2vec.shape)}, expected "
+                                        f"{config.n_genes} rows (one per corpus gene)")  # fmt: skip
+    if gene2vec.shape[1] != config.gene_dim:
+        raise ConfigError(
+            "model.gene_dim",
+            f"is {config.gene_dim}, but the Gene2vec matrix {gene2vec_file} has {gene2vec.shape[1]} columns "
+            "(gene2vec.dim): they must be equal",
+        )
     if config.use_go:
         if go_graph_file is None:
             raise ConfigError("go_graph", "variant needs --go-graph (use_go is on)")
@@ -91,103 +116,32 @@ def build_model(config: ModelConfig, gene2vec_file: str, go_graph_file: str | No
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
-    defaults = TrainConfig()
+    """The command-line interface: config sections as JSON, paths and operational flags."""
     p = argparse.ArgumentParser(prog="python -m sclong.train.pretrain", description=__doc__.split("\n")[0])
+    add_settings_argument(p, SECTION)
+    p.add_argument("--model-config", required=True, help="model config: inline JSON or a .json/.yaml file")
+    p.add_argument(
+        "--model-config-key", help="dotted key of the model mapping inside the file, e.g. model"
+    )
+    p.add_argument("--variant", required=True, choices=sorted(VARIANTS))
     p.add_argument("--corpus", required=True, help="sharded CSR corpus directory (with train.npy, val.npy)")
     p.add_argument("--gene2vec", required=True, help="float32 [n_genes, gene_dim] .npy")
     p.add_argument("--go-graph", help="GO graph TSV (not needed for wo_go)")
-    p.add_argument("--model-config", required=True, help="model config: inline JSON or a .json/.yaml file")
+    p.add_argument("--vocabulary", required=True, help="vocabulary.tsv of the corpus (copied into the checkpoint)")
     p.add_argument(
-        "--model-config-key", help="dotted key of the model mapping inside the file, e.g. pretrain.model"
+        "--gene-table", required=True, help="gene table TSV(.gz) of the vocabulary (copied into the checkpoint)"
     )
-    p.add_argument("--variant", choices=sorted(VARIANTS), default="sclong")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    h = "global cells per optimizer step (over accumulation and processes)"
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help=h)
-    p.add_argument(
-        "--grad-accum", type=int, default=defaults.grad_accum, help="micro-batches per optimizer step"
-    )
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--max-steps", type=int, help="optimizer steps (overrides --epochs)")
-    p.add_argument("--max-lr", type=float, default=defaults.max_lr)
-    p.add_argument("--min-lr", type=float, default=defaults.min_lr)
-    p.add_argument(
-        "--first-cycle", type=int, default=defaults.first_cycle, help="first cosine cycle, in units"
-    )
-    p.add_argument("--cycle-mult", type=float, default=defaults.cycle_mult)
-    p.add_argument("--warmup", type=int, default=defaults.warmup, help="warm-up units at each cycle start")
-    p.add_argument("--gamma", type=float, default=defaults.gamma, help="peak lr factor per cycle")
-    p.add_argument("--schedule-unit", choices=["steps", "epochs"], default=defaults.schedule_unit)
-    p.add_argument("--clip-norm", type=float, default=defaults.clip_norm, help="gradient norm clip (0: none)")
-    p.add_argument("--mask-prob", type=float, default=defaults.mask_prob)
-    p.add_argument("--mask-token-prob", type=float, default=defaults.mask_token_prob)
-    p.add_argument(
-        "--val-every", type=int, default=defaults.val_every, help="validate every N steps (and at end)"
-    )
-    p.add_argument(
-        "--val-cells", type=int, help="validate on a fixed random subset of N held-out cells (default all)"
-    )
-    p.add_argument("--eval-batch-size", type=int, default=defaults.eval_batch_size)
-    p.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
-    p.add_argument("--log-every", type=int, default=defaults.log_every)
-    p.add_argument("--num-workers", type=int, default=defaults.num_workers, help="DataLoader workers")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16"],
-        default=defaults.precision,
-        help="auto: bf16 autocast on CUDA, fp32 on CPU",
-    )
-    p.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard scalars even if installed")
     return p
 
 
-def train_config(opts: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` of parsed options."""
-    for name in (
-        "batch_size",
-        "grad_accum",
-        "epochs",
-        "val_every",
-        "checkpoint_every",
-        "log_every",
-        "eval_batch_size",
-        "first_cycle",
-    ):
-        if getattr(opts, name) < 1:
-            raise ConfigError(name, f"must be at least 1, got {getattr(opts, name)}")
-    return TrainConfig(
-        batch_size=opts.batch_size,
-        grad_accum=opts.grad_accum,
-        epochs=opts.epochs,
-        max_steps=opts.max_steps,
-        max_lr=opts.max_lr,
-        min_lr=opts.min_lr,
-        first_cycle=opts.first_cycle,
-        cycle_mult=opts.cycle_mult,
-        warmup=opts.warmup,
-        gamma=opts.gamma,
-        schedule_unit=opts.schedule_unit,
-        clip_norm=opts.clip_norm or None,
-        mask_prob=opts.mask_prob,
-        mask_token_prob=opts.mask_token_prob,
-        val_every=opts.val_every,
-        val_cells=opts.val_cells,
-        eval_batch_size=opts.eval_batch_size,
-        checkpoint_every=opts.checkpoint_every,
-        log_every=opts.log_every,
-        num_workers=opts.num_workers,
-        seed=opts.seed,
-        precision=opts.precision,
-        deterministic=opts.deterministic,
-        progress=not opts.no_progress,
-        tensorboard=not opts.no_tensorboard,
-    )
+def train_config(settings: str) -> TrainConfig:
+    """The :class:`TrainConfig` of a ``--settings`` JSON mapping."""
+    return from_mapping(TrainConfig, parse_settings(settings, SECTION), SECTION)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -198,8 +152,9 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     """Run (or resume) one pretraining run; returns the exit code."""
+    die_with_parent(expected_parent())
     opts = parser().parse_args(argv)
-    config = train_config(opts)
+    config = train_config(opts.settings)
     if opts.threads:
         torch.set_num_threads(opts.threads)
     ctx = distributed.init(opts.device)
@@ -208,26 +163,39 @@ def main(argv: list[str]) -> int:
         stop.install()
         seed_everything(config.seed, config.deterministic)
         corpus = ShardedCSR(opts.corpus)
+        check_gene_files(opts.vocabulary, opts.gene_table, corpus.n_genes)
         model_config = read_model_config(
             opts.model_config, opts.model_config_key, corpus.n_genes, opts.variant
         )
         model = build_model(model_config, opts.gene2vec, opts.go_graph)
+        inputs = {
+            "corpus_manifest": Path(opts.corpus) / "manifest.json",
+            "gene2vec": opts.gene2vec,
+            "vocabulary": opts.vocabulary,
+            "gene_table": opts.gene_table,
+            **({"go_graph": opts.go_graph} if model_config.use_go else {}),
+        }
+        digests = {name: file_sha256(path) for name, path in inputs.items()}
         train_cells = load_split(opts.corpus, "train", corpus.n_cells)
         val_cells = load_split(opts.corpus, "val", corpus.n_cells)
         out = Path(opts.out)
-        trainer = Trainer(config, ctx, corpus, train_cells, val_cells, model, out, stop)
+        trainer = Trainer(
+            config, ctx, corpus, train_cells, val_cells, model, out, stop,
+            progress=not opts.no_progress, tensorboard=not opts.no_tensorboard,
+        )  # fmt: skip
         code = trainer.run()
         if code != EXIT_DONE or not ctx.is_main:
             return code
-        inputs = {"corpus_manifest": Path(opts.corpus) / "manifest.json", "gene2vec": opts.gene2vec}
-        if model_config.use_go:
-            inputs["go_graph"] = opts.go_graph
+        for name, path in inputs.items():  # the checkpoint must carry the files it was trained with
+            if file_sha256(path) != digests[name]:
+                raise InputError(path, "changed during training: re-run pretraining")
         record = {
             "variant": opts.variant,
             "train": config.to_dict(),
             "model": model_config.to_dict(),
-            "inputs": {name: {"path": str(path), "sha256": file_sha256(path)} for name, path in inputs.items()},
+            "inputs": {name: {"path": str(path), "sha256": digests[name]} for name, path in inputs.items()},
             "world_size": ctx.world_size,
+            "global_batch": trainer.plan.global_batch,
             "device": ctx.device.type,
             "n_train_cells": len(train_cells),
             "n_val_cells": len(trainer.val_cells),
@@ -238,7 +206,7 @@ def main(argv: list[str]) -> int:
         record["config_hash"] = hashlib.sha256(
             json.dumps({k: record[k] for k in ("variant", "train", "model")}, sort_keys=True).encode()
         ).hexdigest()
-        save_model(out, trainer.module)
+        save_model(out, trainer.module, vocabulary=opts.vocabulary, gene_table=opts.gene_table)
         write_json(out / "train_config.json", record)
         val_loss, baseline = trainer.last_val or (float("nan"), float("nan"))
         write_json(
