@@ -277,6 +277,7 @@ def test_cli_reports_a_missing_batch_key_in_one_line(dataset: Path, tmp_path: Pa
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: {dataset}: obs has no column 'tech' (tasks.batch_integration.batch_key; columns: cell_type, batch)")
+        f"error: {dataset}: obs has no column 'tech' (tasks.batch_integration.batch_key; columns: cell_type, batch)"
+    )
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
