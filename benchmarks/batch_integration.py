@@ -66,11 +66,11 @@ def main() -> None:
             value = (Path(tmp) / method / f"seed{run_seeds[0]}" / "metrics.tsv").read_text().splitlines()[1]
             rows.append((method, len(run_seeds), wall, cpu, load, per_seed, value.split("\t")[5]))
     print(f"{args.cells} cells x {args.genes} genes, 3 batches, 5 cell types, OMP_NUM_THREADS={args.threads}")
-    print(f"{'method':<8} {'seeds':>5} {'job s':>7} {'job CPU-s':>9} {'load s':>7} {'seed s':>20} {'batch_asw':>10}")
+    print(f"{'method':<10} {'seeds':>5} {'job s':>7} {'job CPU-s':>9} {'load s':>7} {'seed s':>20} {'batch_asw':>10}")
     for method, n, wall, cpu, load, per_seed, value in rows:
         seed_text = ", ".join(f"{s:.1f}" for s in per_seed)
-        print(f"{method:<8} {n:>5} {wall:>7.1f} {cpu:>9.1f} {load:>7.1f} {seed_text:>20} {float(value):>10.3f}")
-    print(f"{'total':<8} {'':>5} {sum(r[2] for r in rows):>7.1f} {sum(r[3] for r in rows):>9.1f}")
+        print(f"{method:<10} {n:>5} {wall:>7.1f} {cpu:>9.1f} {load:>7.1f} {seed_text:>20} {float(value):>10.3f}")
+    print(f"{'total':<10} {'':>5} {sum(r[2] for r in rows):>7.1f} {sum(r[3] for r in rows):>9.1f}")
 
 
 def _children_cpu() -> float:

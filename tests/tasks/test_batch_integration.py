@@ -210,11 +210,12 @@ def test_model_variant_scores_the_embedding_of_the_kept_cells(tmp_path: Path) ->
         TASK.load("wo_go", {"embedding": path}, settings())
 
 
-# needs the checkpoint bundle (fix-train branch): sclong.embed's output of a tiny random model, scored end to end
 def test_model_variant_scores_a_real_sclong_embedding(tmp_path: Path) -> None:
+    """sclong.embedding's output for a tiny random scLong, scored end to end."""
     import torch
 
-    from sclong.embed import OBSM_KEY, embed_anndata
+    from sclong.embed import EmbedSettings
+    from sclong.embedding import OBSM_KEY, embed_anndata
     from sclong.model import EncoderConfig, ModelConfig, ScLong
     from sclong.tasks.batch_integration import EMBEDDING_KEY
 
@@ -227,7 +228,7 @@ def test_model_variant_scores_a_real_sclong_embedding(tmp_path: Path) -> None:
                          full=small)  # fmt: skip
     ring = torch.arange(n_genes)
     model = ScLong(config, torch.randn(n_genes, 16), torch.stack([ring, (ring + 1) % n_genes]), torch.rand(n_genes))
-    embedded = embed_anndata(data, model.eval(), vocabulary, batch_size=64)
+    embedded = embed_anndata(data, model.eval(), vocabulary, settings=EmbedSettings(batch_size=64))
     assert EMBEDDING_KEY == OBSM_KEY
     path = tmp_path / "embedding.h5ad"
     embedded.write_h5ad(path)

@@ -8,7 +8,7 @@ missing values in either are an error.
 Methods (every one but ``scvi`` is deterministic and runs once):
 
 * model variants (``sclong``, ...): ``obsm['X_sclong']`` of the embedding file (the dataset embedded by
-  :mod:`sclong.embed`, cells x (gene_dim + 1)).
+  :mod:`sclong.embedding`, cells x (gene_dim + 1)).
 * Baselines start from Kedzierska et al.'s preprocessing: the cells above, then genes above zero in at
   least :data:`MIN_CELLS` of them (``filter_genes(min_cells=10)``), then, by ``baseline_input``:
   ``x``: ``X`` as stored, raw counts normalised (``normalize_total(1e4)`` + ``log1p``) and log1p values
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEY = "tasks.batch_integration"
-EMBEDDING_KEY = "X_sclong"  # sclong.embed.OBSM_KEY (that module imports torch)
+EMBEDDING_KEY = "X_sclong"  # sclong.embedding.OBSM_KEY (that module imports torch)
 MIN_GENES = 10
 MIN_CELLS = 10
 TARGET_SUM = 1e4
