@@ -110,7 +110,6 @@ class IntegrationData:
     (CSR, cells x kept genes) for ``scvi``.
     """
 
-    source: str
     cells: np.ndarray
     labels: np.ndarray
     batches: np.ndarray
@@ -288,7 +287,7 @@ class BatchIntegration(Task[Settings, IntegrationData]):
         adata, rows, batches, labels = read_cells(path, settings)
         cells = adata.obs_names.to_numpy(dtype=str)[rows]
         if model_variant(method):
-            return IntegrationData(str(path), cells, labels, batches, model_embedding(adata, rows, path))
+            return IntegrationData(cells, labels, batches, model_embedding(adata, rows, path))
         detected = np.asarray((sp.csr_matrix(adata.X)[rows] > 0).sum(axis=0)).ravel()
         genes = np.flatnonzero(detected >= MIN_CELLS)
         log.info("%s: %d of %d genes are detected in >= %d kept cells", path, len(genes), adata.n_vars, MIN_CELLS)
@@ -299,7 +298,7 @@ class BatchIntegration(Task[Settings, IntegrationData]):
             if method == "hvg":
                 matrix = matrix[:, highly_variable(matrix, settings.n_hvg)]
             matrix = matrix.toarray()
-        return IntegrationData(str(path), cells, labels, batches, matrix)
+        return IntegrationData(cells, labels, batches, matrix)
 
     def run(self, method: str, seed: int, data: IntegrationData, settings: Settings) -> RunResult:
         """Batch ASW of the method's embedding and its 2-d coordinates."""
