@@ -1,4 +1,5 @@
-"""The demo workflow end to end: `snakemake --profile profiles/local all` in a copy of the repository."""
+"""The demo workflow end to end: `snakemake --profile profiles/local all` in a copy of the repository, then
+its report; dry runs of single targets build only what they need."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from safetensors.numpy import load_file
 
 REPO = Path(__file__).resolve().parents[2]
-COPIED = ["Snakefile", "workflow", "config", "resources/demo", "profiles", "envs", "src"]
+COPIED = ["Snakefile", "workflow", "config", "resources/demo", "resources/paper", "profiles", "envs", "src"]
+RESULTS = Path("results") / "demo"
 VARIANTS = ["sclong", "wo_leg", "wo_go", "random_go"]
 
 pytestmark = pytest.mark.workflow
@@ -60,7 +62,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_knowledge_outputs(demo: Path) -> None:
-    knowledge = demo / "results" / "knowledge"
+    knowledge = demo / RESULTS / "knowledge"
     vocabulary = pd.read_csv(knowledge / "vocabulary.tsv", sep="\t")
     assert len(vocabulary) > 1500 and vocabulary["ensembl_id"].is_unique
     assert vocabulary["ensembl_id"].str.match(r"^ENSG\d{11}$").all()
@@ -76,7 +78,7 @@ def test_knowledge_outputs(demo: Path) -> None:
 
 
 def test_corpus_outputs(demo: Path) -> None:
-    shards = demo / "results" / "corpus" / "shards"
+    shards = demo / RESULTS / "corpus" / "shards"
     manifest = json.loads((shards / "manifest.json").read_text())
     train, val = np.load(shards / "train.npy"), np.load(shards / "val.npy")
     assert manifest["n_cells"] == len(train) + len(val) > 2500
@@ -86,14 +88,14 @@ def test_corpus_outputs(demo: Path) -> None:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_pretraining_beats_the_gene_mean_baseline(demo: Path, variant: str) -> None:
-    metrics = pd.read_csv(demo / "results" / "pretrain" / variant / "metrics.csv").dropna(subset=["val_loss"])
+    metrics = pd.read_csv(demo / RESULTS / "pretrain" / variant / "metrics.csv").dropna(subset=["val_loss"])
     final = metrics.iloc[-1]
     assert final["val_loss"] < 0.6 * final["baseline_val_mse"], final.to_dict()
 
 
 def test_random_leg_changes_only_the_mini_encoder(demo: Path) -> None:
-    trained = load_file(demo / "results" / "pretrain" / "sclong" / "model.safetensors")
-    random = load_file(demo / "results" / "pretrain" / "random_leg" / "model.safetensors")
+    trained = load_file(demo / RESULTS / "pretrain" / "sclong" / "model.safetensors")
+    random = load_file(demo / RESULTS / "pretrain" / "random_leg" / "model.safetensors")
     changed = {name for name in trained if not np.array_equal(trained[name], random[name])}
     assert changed and all(name.startswith("mini.") for name in changed)
 
@@ -109,13 +111,13 @@ def test_second_run_has_nothing_to_do(demo: Path) -> None:
 
 
 def test_one_ablation_reruns_alone(demo: Path) -> None:
-    result = snakemake(demo, "-n", "--forcerun", "results/pretrain/wo_go/model.safetensors", "--",
-                       "results/pretrain/wo_go/model.safetensors")
+    target = str(RESULTS / "pretrain" / "wo_go" / "model.safetensors")
+    result = snakemake(demo, "-n", "--forcerun", target, "--", target)
     assert planned_jobs(result.stdout) == {"pretrain": 1}
 
 
 def test_one_target_builds_only_what_it_needs(tmp_path: Path) -> None:
-    result = snakemake(copy_workflow(tmp_path), "-n", "results/knowledge/go_graph.tsv")
+    result = snakemake(copy_workflow(tmp_path), "-n", str(RESULTS / "knowledge" / "go_graph.tsv"))
     assert set(planned_jobs(result.stdout)) == {
         "gene_table", "simulate_demo_cells", "local_census", "corpus_gene_counts", "vocabulary", "go_graph"
     }
@@ -125,7 +127,64 @@ def test_one_target_builds_only_what_it_needs(tmp_path: Path) -> None:
 def test_embeddings_of_every_variant(demo: Path, variant: str) -> None:
     import anndata as ad
 
-    cells = ad.read_h5ad(demo / "results" / "embeddings" / variant / "pbmc68k.h5ad")
+    cells = ad.read_h5ad(demo / RESULTS / "embeddings" / variant / "pbmc68k.h5ad")
     assert cells.obsm["X_sclong"].shape == (700, 65)
     assert np.isfinite(cells.obsm["X_sclong"]).all()
     assert cells.uns["sclong"]["coverage"]["input_mapped"] > 700
+
+
+@pytest.mark.parametrize("figure", ["fig5", "fig6", "fig8"])
+def test_figures_and_their_statistics(demo: Path, figure: str) -> None:
+    pdf, png = (demo / RESULTS / "figures" / f"{figure}.{ext}" for ext in ("pdf", "png"))
+    assert pdf.read_bytes().startswith(b"%PDF") and png.read_bytes().startswith(b"\x89PNG")
+    stats = pd.read_csv(demo / RESULTS / "stats" / f"{figure}.tsv", sep="\t")
+    assert (stats["reference"] == "sclong").all() and "sclong" not in set(stats["method"])
+    tested = stats.dropna(subset=["p_value"])
+    assert ((tested["p_adjusted"] >= tested["p_value"] - 1e-12) & (tested["p_adjusted"] <= 1)).all()
+    assert stats.loc[stats["p_value"].isna(), "note"].str.startswith(("not tested", "not applicable")).all()
+
+
+def test_every_run_has_tidy_metrics_and_provenance(demo: Path) -> None:
+    runs = sorted((demo / RESULTS / "tasks").glob("*/*/seed*/metrics.tsv"))
+    tasks = {path.parts[-4] for path in runs}
+    assert tasks == {"grn_inference", "batch_integration", "marker_genes"}
+    for path in runs:
+        table = pd.read_csv(path, sep="\t")
+        assert list(table.columns) == ["task", "method", "seed", "scenario", "metric", "value", "note"]
+        provenance = json.loads((path.parent / "provenance.json").read_text())
+        assert provenance["scale"] == "demo" and len(provenance["settings_sha256"]) == 64
+    seeded = {path.parts[-2] for path in runs if path.parts[-3] == "deepsem"}
+    assert seeded == {"seed0", "seed1", "seed2"}
+    assert {path.parts[-2] for path in runs if path.parts[-3] == "raw"} == {"seed0"}  # deterministic: once
+
+
+def test_fidelity_has_a_row_for_every_reported_number(demo: Path) -> None:
+    reported = pd.read_csv(REPO / "resources" / "paper" / "reported.tsv", sep="\t")
+    table = pd.read_csv(demo / RESULTS / "report" / "fidelity.tsv", sep="\t")
+    assert len(table) == len(reported)
+    ours = table[(table["figure"] == "fig5") & (table["method"] == "sclong")].iloc[0]
+    assert ours["n_runs"] == 3 and ours["status"].startswith("reproduced at demo scale")
+
+
+def test_report_is_one_html_page_with_figures_and_captions(demo: Path) -> None:
+    result = snakemake(demo, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-4000:]
+    html = (demo / "report.html").read_text()
+    assert "fig5.png" in html and "fig8.png" in html and "fidelity.tsv" in html
+    assert "Gene regulatory network inference" in html or "gene regulatory network" in html
+
+
+@pytest.mark.parametrize(
+    ("figure", "absent"),
+    [
+        ("fig5", {"task_batch_integration", "task_marker_genes", "dataset_pbmc68k", "embed"}),
+        ("fig6", {"task_grn_inference", "task_marker_genes", "dataset_pbmc68k"}),
+        ("fig8", {"task_grn_inference", "task_batch_integration", "dataset_simulated", "embed"}),
+    ],
+)
+def test_one_figure_builds_only_what_it_needs(tmp_path: Path, figure: str, absent: set[str]) -> None:
+    result = snakemake(copy_workflow(tmp_path), "-n", str(RESULTS / "figures" / f"{figure}.pdf"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result.stdout)
+    assert {"stats", "figure", "pretrain"} <= set(jobs) and not absent & set(jobs), jobs
+    assert "fidelity" not in jobs
