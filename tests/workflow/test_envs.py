@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sclong.figures import FIGURES
+from sclong.tasks import TASK_MODULES
 from sclong.train import launch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,10 +38,16 @@ CONDA_NAMES = {
 }
 GPU_ENV = "torch.yaml"
 TORCH_PACKAGES = {"pytorch", "torch", "pytorch-geometric", "torch-geometric", "performer-pytorch"}
-RULE_RE = re.compile(r"^\s*rule (\w+):\n(.*?)(?=^\s*rule \w+:|\Z)", re.MULTILINE | re.DOTALL)
+RULE_RE = re.compile(r"^\s*rule ?(\w*):\n(.*?)(?=^\s*rule ?\w*:|\Z)", re.MULTILINE | re.DOTALL)
+NAME_RE = re.compile(r"^\s*name:\s*\n\s*(.+)$", re.MULTILINE)  # a rule defined in a loop names itself
 CONDA_RE = re.compile(r"^\s*conda:\s*\n\s*\"([^\"]+)\"", re.MULTILINE)
 MODULE_RE = re.compile(r"python -m (sclong(?:\.\w+)*)")
 SPEC_NAME_RE = re.compile(r"^([A-Za-z0-9_.\-]+)")
+# Modules that import others by name at run time: the task runner its tasks, the figure maker its figures.
+DYNAMIC = (
+    ("sclong.tasks.run", tuple(TASK_MODULES.values())),
+    ("sclong.figures.make", tuple(spec.module for spec in FIGURES.values())),
+)
 
 
 def normalise(name: str) -> str:
@@ -53,10 +61,12 @@ def rules() -> dict[str, tuple[str | None, list[str]]]:
     for smk in sorted(RULES_DIR.glob("*.smk")):
         for match in RULE_RE.finditer(smk.read_text()):
             name, body = match.groups()
+            name = name or NAME_RE.search(body).group(1).strip()
             conda = CONDA_RE.search(body)
             modules = MODULE_RE.findall(body)
             if launch.__name__ in modules:
                 modules.append(launch.MODULE)
+            modules += [module for runner, targets in DYNAMIC for module in targets if runner in modules]
             found[name] = (Path(conda.group(1)).name if conda else None, modules)
     return found
 
