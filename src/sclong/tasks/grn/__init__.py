@@ -1,0 +1,1 @@
+"""Parts of the GRN inference task (:mod:`sclong.tasks.grn_inference`): data, metrics and methods."""
