@@ -18,6 +18,7 @@ from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 from sclong.data.simulate import SimulationParams, read_gene_ids, simulate
 from sclong.errors import ConfigError, InputError
 from sclong.knowledge.go_graph import write_edge_table
+from sclong.model import save_model
 from sclong.settings import from_mapping, to_json
 from sclong.tasks.grn import deepsem, metrics
 from sclong.tasks.grn.data import read_beeline
@@ -502,13 +503,13 @@ def test_dataset_truth_with_absent_genes(simulated: Path, tmp_path: Path, caplog
 
 # needs the checkpoint bundle (fix-train branch)
 @pytest.mark.skipif(
-    "vocabulary" not in inspect.signature(__import__("sclong.model", fromlist=["save_model"]).save_model).parameters,
+    "vocabulary" not in inspect.signature(save_model).parameters,
     reason="needs the checkpoint bundle (fix-train branch): save_model(directory, model, *, vocabulary, gene_table)",
 )
 def test_model_variant_initialises_deepsem_with_cosine_similarity(simulated: Path, tmp_path: Path) -> None:
     import torch
 
-    from sclong.model import EncoderConfig, ModelConfig, ScLong, save_model
+    from sclong.model import EncoderConfig, ModelConfig, ScLong
 
     genes = pd.read_csv(DEMO_GENES, sep="\t")
     vocabulary = pd.DataFrame({"index": range(len(genes)), "ensembl_id": genes.ensembl_gene_id,
