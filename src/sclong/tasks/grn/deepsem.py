@@ -5,7 +5,8 @@ Read from ``HantaoShu/DeepSEM`` (``src/Model.py``, ``src/DeepSEM_cell_type_speci
 
 * Data: per gene, the mean and SD (ddof 0) of its non-zero values; ``x <- (x - mean) / SD``, NaN and
   infinite results set to 0 (a gene with one distinct non-zero value becomes 0 everywhere), clipped to
-  [-10, 10]. The reconstruction loss counts only entries that were non-zero before (its dropout mask).
+  [-10, 10] (computed in float64, then float32). The reconstruction loss counts only entries that were
+  non-zero before (its dropout mask).
 * Initial A (genes x genes, ``A[target, regulator]``): ``code``: 1/(n-1) + U(0, 2e-4) (``initalize_A``);
   ``paper``: U(0, 2e-4) (the papers' wording); the diagonal 0. Or a given matrix (the scLong variants).
 * Model (``VAE_EAD`` with one Gaussian component, K = 1): W = I - (A with zero diagonal)^T. Encoder: per
