@@ -6,6 +6,9 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import anndata as ad
@@ -445,6 +448,17 @@ def test_evaluated_genes_and_truth(simulated: Path) -> None:
     variance = pd.Series(log_values.var(axis=0, ddof=1), index=cells.var_names).drop(tfs)
     assert set(data.genes) - set(tfs) == set(variance.sort_values(ascending=False, kind="stable").index[:40])
     np.testing.assert_allclose(data.expression, log_values[:, cells.var_names.get_indexer(data.genes)], rtol=1e-5)
+
+
+def test_expression_keeps_the_thread_setting(simulated: Path) -> None:
+    """Normalising counts must not change torch's threads (scanpy's numba kernels set them to all cores)."""
+    code = ("import anndata, torch; from sclong.tasks.grn.data import expression_values; "
+            f"expression_values(anndata.read_h5ad({str(simulated)!r}), 'x'); "
+            "print(torch.get_num_threads())")  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    env.pop("NUMBA_NUM_THREADS", None)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split()[-1] == "1"
 
 
 @pytest.mark.parametrize("method", ["deepsem", "genie3"])

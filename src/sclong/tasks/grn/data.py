@@ -6,8 +6,10 @@
 * Ground truth: edges naming a gene absent from the expression are counted, reported in a WARNING and
   dropped; if none remain the dataset is refused.
 * Expression given to DeepSEM and GENIE3 (and used for the variance): raw counts (all values integers)
-  are library-size normalised to 10,000 and log1p-transformed (scanpy's ``normalize_total`` + ``log1p``);
-  log1p or other non-negative values (BEELINE's are already log-transformed) are used as stored.
+  are library-size normalised to 10,000 and log1p-transformed (what scanpy's ``normalize_total`` +
+  ``log1p`` compute, done here in numpy: scanpy's numba kernels would reset the process's OpenMP thread
+  count, and with it torch's, to all cores); log1p or other non-negative values (BEELINE's are already
+  log-transformed) are used as stored.
 * Evaluated genes (BEELINE's ``generateExpInputs.py`` style): the TFs = the truth's sources, plus the
   ``n_variable_genes`` other genes with the highest variance across cells (sample variance, ddof 1, of
   the expression above; ties: var order); ``None`` = all genes. They keep the var order. The truth is
@@ -27,6 +29,7 @@ from sclong.errors import InputError
 log = logging.getLogger(__name__)
 
 EDGES_KEY = "grn_edges"
+COUNTS_PER_CELL = 1e4
 EXAMPLES = 5
 
 
@@ -112,12 +115,15 @@ def expression_values(cells: object, source: str | Path) -> np.ndarray:
     """Dense cells x genes float32 expression for DeepSEM and GENIE3 (rule in the module docstring)."""
     import scipy.sparse as sp
 
-    from sclong.data.normalize import detect_kind, normalize
+    from sclong.data.normalize import detect_kind
 
     matrix = sp.csr_matrix(cells.X, dtype=np.float32)
     kind = detect_kind(matrix.data, source)
     if kind == "raw":
-        matrix = normalize(matrix, "raw", "scanpy")
+        totals = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+        scale = np.divide(COUNTS_PER_CELL, totals, out=np.zeros_like(totals), where=totals > 0)
+        matrix = sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ matrix)
+        np.log1p(matrix.data, out=matrix.data)
     log.info("%s: %s values%s", source, kind, " -> log1p of counts per 10,000" if kind == "raw" else ", used as stored")
     return matrix.toarray()
 
