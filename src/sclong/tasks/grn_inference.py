@@ -129,8 +129,10 @@ class GRNInference(Task[Settings, GRNData]):
             from sclong.tasks.grn.genie3 import genie3
 
             scores = genie3(data.expression, data.tfs, settings.genie3, seed)
-        else:
+        elif method == "deepsem" or model_variant(method):
             scores = _deepsem_scores(method, seed, data, settings)
+        else:
+            raise ValueError(f"unknown method {method!r} for {self.name}")
         metrics = grn_metrics(scores, data.truth_source, data.truth_target, settings.evaluation)
         return RunResult(metrics, {"edges": top_edges(scores, data, settings.top_edges)})
 
