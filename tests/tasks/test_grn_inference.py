@@ -75,7 +75,7 @@ def tutorial_metrics(label: pd.DataFrame, output: pd.DataFrame) -> tuple[float, 
 
 
 def beeline_reference(label: pd.DataFrame, output: pd.DataFrame) -> tuple[float, float]:
-    """BEELINE v1.0 computeEarlyPrec (TFEdges) and computeAUC.PRROC (directed, no self-edges), as sets."""
+    """BEELINE computeEarlyPrec (TFEdges, at 6b46c35c) and v1.1 AUPRC.py (directed, no self-edges), as sets."""
     truth = label[label.Gene1 != label.Gene2].drop_duplicates()
     nodes = set(truth.Gene1) | set(truth.Gene2)
     possible = {(a, b) for a in set(truth.Gene1) for b in nodes if a != b}

@@ -15,16 +15,19 @@ ignored (no method predicts self-regulation). The truth is an edge list of gene 
 * AUPR ratio: average precision (``sklearn.metrics.average_precision_score``) over all n_TF x n_genes
   pairs, self-pairs included, unpredicted pairs scored -1; divided by the fraction of true pairs among them.
 
-``beeline`` (BEELINE v1.0: ``BLEval/computeEarlyPrec.py`` with ``TFEdges=True``, ``BLEval/computeAUC.py``
-directed without self-edges):
+``beeline`` (``Murali-group/Beeline``: EPR as ``BLEval/computeEarlyPrec.py`` with ``TFEdges=True`` at
+6b46c35c, the last version before the v1.1 refactor; AUPRC as v1.1's ``BLEval/AUPRC.py``):
 
 * EPR: the truth without self-loops and duplicates; TFs = its sources, genes = its nodes; universe = TF ->
-  gene pairs without self-pairs. Predictions in the universe, ``|score|`` rounded to 6 decimals;
-  k = min(#predictions, #true edges); cut-off = max(k-th largest score, smallest non-zero score); every
-  prediction >= the cut-off is selected; EPR = (|selected & truth| / |selected|) / (#true edges / #universe).
-* AUPR ratio: universe = all ordered pairs of distinct truth genes, unpredicted pairs scored 0; AUPRC =
-  trapezoidal area under ``sklearn.metrics.precision_recall_curve`` (``sklearn.metrics.auc``), divided by
-  the fraction of true pairs in the universe.
+  gene pairs without self-pairs. Predictions in the universe, ``|score|`` rounded to 6 decimals (v1.1
+  dropped the rounding); k = min(#predictions, #true edges); cut-off = max(k-th largest score, smallest
+  non-zero score); every prediction >= the cut-off is selected; EPR = (|selected & truth| / |selected|)
+  / (#true edges / #universe).
+* AUPR ratio: universe = all ordered pairs of distinct truth genes (not only TF rows), unpredicted pairs
+  scored 0; AUPRC = trapezoidal area under ``sklearn.metrics.precision_recall_curve``
+  (``sklearn.metrics.auc``; before v1.1 BEELINE called R's PRROC, whose Davis-Goadrich interpolation
+  treats tied scores differently), divided by the fraction of true pairs in the universe (BEELINE's
+  ``random_classifier_baseline``).
 
 Computation: no loop over pairs. The top K is a partial selection (``np.partition``). A precision-recall
 curve needs, at each distinct score of a true pair, the number of universe pairs scoring at least (and
