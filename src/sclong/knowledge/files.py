@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 import pandas as pd
 
@@ -31,13 +31,6 @@ def open_text(path: str | Path) -> TextIO:
     if is_gzip(path):
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
-
-
-def open_bytes(path: str | Path) -> BinaryIO:
-    """Open a file for reading bytes, decompressing it on the fly if it is gzipped."""
-    if is_gzip(path):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
 
 
 @contextlib.contextmanager

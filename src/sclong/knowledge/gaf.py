@@ -5,10 +5,10 @@ A *GAF gene* is one database object, the pair (column 1 DB, column 2 DB object I
 are those of its first kept line. Symbols alone are not enough: a current NCBI-based GAF calls MT-CO1
 ``COX1``, which is also an alias of PTGS1.
 
-Lines starting with ``!`` are comments; every other non-empty line is a data line. A data line is
-*malformed* (skipped and counted) when it has fewer than 15 tab-separated columns or an empty column 15
-(Assigned By, required), no DB, DB object ID or symbol (columns 1-3), a GO ID (column 5) that is not
-``GO:`` + 7 digits, or an aspect (column 9) other than P, F or C. A file with more malformed lines than
+Lines starting with ``!`` are comments; every other non-blank line is a data line. A data line is
+*malformed* (skipped and counted) when it has fewer than 15 tab-separated columns, no DB, DB object ID
+or symbol (columns 1-3), a GO ID (column 5) that is not ``GO:`` + 7 digits, or an aspect (column 9) other
+than P, F or C. A file with more malformed lines than
 ``max_malformed_fraction`` of its data lines (config ``go_annotations.max_malformed_fraction``) is an
 error; fewer give a WARNING with their count. Lines whose qualifier (column 4) contains ``NOT`` are
 negative annotations: skipped and counted.
@@ -30,8 +30,6 @@ one symbol (UniProt entries of one gene's proteins) landing on one gene are expe
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import re
 from dataclasses import dataclass
@@ -41,20 +39,15 @@ import numpy as np
 import pandas as pd
 
 from sclong.errors import ConfigError, InputError
-from sclong.knowledge.files import open_bytes
+from sclong.knowledge.files import open_text
 from sclong.knowledge.genes import GeneTable, map_symbols
 from sclong.settings import from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
 
-GAF_COLUMNS = 17
-USED_COLUMNS = {0: "db", 1: "db_id", 2: "symbol", 3: "qualifier", 4: "go_id", 8: "aspect", 10: "synonyms",
-                14: "assigned_by"}  # fmt: skip
-# pandas infers the number of columns from the first lines and rejects some files with lines of other
-# widths; a first line of exactly GAF_COLUMNS fields (a comment, so dropped) makes every width parse.
-WIDTH_LINE = b"!" + b"\t" * (GAF_COLUMNS - 1) + b"\n"
+MIN_COLUMNS = 15
 GO_ID = re.compile(r"^GO:\d{7}$")
-ASPECTS = ("P", "F", "C")
+ASPECTS = frozenset("PFC")
 DB_ID_COLUMNS = {"NCBIGene": "entrez", "UniProtKB": "uniprot_ids"}
 MAPPING_COLUMNS = ("ensembl_id", "how", "level", "candidates", "via")
 
@@ -100,55 +93,53 @@ class GafAnnotations:
 
 def read_gaf(path: str | Path, max_malformed_fraction: float) -> GafAnnotations:
     """Parse a GAF file, skipping (and counting) malformed lines and ``NOT`` annotations."""
+    gene_of: dict[tuple[str, str], int] = {}
+    genes: list[tuple[str, str, str, list[str]]] = []
+    term_of: dict[str, int] = {}
+    line_genes: list[int] = []
+    line_terms: list[int] = []
+    aspects: list[str] = []
+    valid_go: dict[str, bool] = {"": False}
+    n_lines = n_malformed = n_negated = 0
     try:
-        with open_bytes(path) as handle:
-            content = WIDTH_LINE + handle.read()
-        raw = pd.read_csv(
-            io.BytesIO(content), sep="\t", header=None, names=range(GAF_COLUMNS), usecols=list(USED_COLUMNS),
-            dtype=str, na_filter=False, quoting=csv.QUOTE_NONE, encoding="utf-8", engine="c",
-        )  # fmt: skip
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as err:
+        with open_text(path) as handle:
+            for line in handle:
+                if line.startswith("!") or not line.strip():
+                    continue
+                n_lines += 1
+                # columns 1-11 and the rest, which must hold columns 12-15 at least
+                fields = line.split("\t", 11)
+                go_id = fields[4] if len(fields) == 12 and fields[11].count("\t") >= MIN_COLUMNS - 12 else ""
+                valid = valid_go.get(go_id)
+                if valid is None:
+                    valid = valid_go[go_id] = GO_ID.match(go_id) is not None
+                if not valid or not fields[0] or not fields[1] or not fields[2] or fields[8] not in ASPECTS:
+                    n_malformed += 1
+                    continue
+                if "NOT" in fields[3].split("|"):
+                    n_negated += 1
+                    continue
+                key = (fields[0], fields[1])
+                gene = gene_of.get(key)
+                if gene is None:
+                    gene = gene_of[key] = len(genes)
+                    genes.append((*key, fields[2], [s for s in fields[10].split("|") if s and s != fields[2]]))
+                line_genes.append(gene)
+                line_terms.append(term_of.setdefault(go_id, len(term_of)))
+                aspects.append(fields[8])
+    except (OSError, EOFError, UnicodeDecodeError) as err:
         raise InputError(path, f"cannot read GAF file ({err})") from err
-    raw = raw.rename(columns=USED_COLUMNS)
-    data = raw[~raw["db"].str.startswith("!")]
-    n_lines = len(data)
     if not n_lines:
         raise InputError(path, "no GAF data lines")
-    go_id = data["go_id"].astype("category")
-    valid_go = go_id.cat.categories.str.match(GO_ID)
-    qualifier = data["qualifier"].astype("category")
-    not_qualifier = np.array(["NOT" in q.split("|") for q in qualifier.cat.categories], dtype=bool)
-    malformed = (
-        (data["db"] == "") | (data["db_id"] == "") | (data["symbol"] == "") | (data["assigned_by"] == "")
-        | ~np.append(valid_go, False)[go_id.cat.codes.to_numpy()] | ~data["aspect"].isin(ASPECTS)
-    ).to_numpy()  # fmt: skip
-    n_malformed = int(malformed.sum())
     _check_malformed(path, n_lines, n_malformed, max_malformed_fraction)
-    negated = np.append(not_qualifier, False)[qualifier.cat.codes.to_numpy()] & ~malformed
-    kept = data[~malformed & ~negated]
-    codes, _ = pd.factorize(kept["db"] + "\t" + kept["db_id"])
-    first = kept[~pd.Series(codes).duplicated().to_numpy()]
-    genes = pd.DataFrame(
-        {
-            "db": first["db"].to_numpy(),
-            "db_id": first["db_id"].to_numpy(),
-            "symbol": first["symbol"].to_numpy(),
-            "synonyms": [[s for s in synonyms.split("|") if s and s != symbol]
-                         for synonyms, symbol in zip(first["synonyms"], first["symbol"], strict=True)],
-        }
-    )  # fmt: skip
-    frame = pd.DataFrame(
-        {
-            "gene": codes.astype(np.int64),
-            "go_id": go_id.loc[kept.index].cat.remove_unused_categories().array,
-            "aspect": kept["aspect"].to_numpy(),
-        }
-    )
+    gene_frame = pd.DataFrame(genes, columns=["db", "db_id", "symbol", "synonyms"])
+    go_id = pd.Categorical.from_codes(np.array(line_terms, dtype=np.int64), categories=list(term_of))
+    frame = pd.DataFrame({"gene": np.array(line_genes, dtype=np.int64), "go_id": go_id, "aspect": aspects})
     log.info(
         "%s: %d annotation lines, %d malformed skipped, %d NOT skipped, %d kept for %d GAF genes (%d symbols)",
-        path, n_lines, n_malformed, int(negated.sum()), len(frame), len(genes), genes["symbol"].nunique(),
+        path, n_lines, n_malformed, n_negated, len(frame), len(genes), gene_frame["symbol"].nunique(),
     )  # fmt: skip
-    return GafAnnotations(str(path), genes, frame, n_lines, n_malformed, int(negated.sum()))
+    return GafAnnotations(str(path), gene_frame, frame, n_lines, n_malformed, n_negated)
 
 
 def _check_malformed(path: str | Path, n_lines: int, n_malformed: int, max_fraction: float) -> None:

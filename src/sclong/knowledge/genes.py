@@ -114,31 +114,31 @@ def _sort_by_preference(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[order].reset_index(drop=True)
 
 
-def _items(column: pd.Series, separator: str) -> pd.Series:
-    """The non-empty, stripped items of a list column, indexed by their row (rows in order)."""
-    items = column.str.split(separator).explode().str.strip()
-    return items[items.notna() & (items != "")]
-
-
-def _index(rank: pd.Series, keys: pd.Series) -> dict[str, list[str]]:
-    """Map each non-empty key to the distinct gene IDs that carry it, in preference order.
-
-    ``rank`` maps the rows of ``keys``' index to their gene's position in the preference-ordered table.
-    """
-    pairs = pd.DataFrame({"key": keys.to_numpy(), "rank": rank.loc[keys.index].to_numpy()})
-    pairs = pairs[pairs["key"] != ""].drop_duplicates().sort_values("rank", kind="stable")
+def _index(ids: pd.Series, keys: pd.Series) -> dict[str, list[str]]:
+    """Map upper-cased keys to the (preference-ordered, unique) gene IDs that carry them."""
     index: dict[str, list[str]] = {}
-    for key, gene in zip(pairs["key"].tolist(), rank.index[pairs["rank"].to_numpy()].tolist(), strict=True):
-        index.setdefault(key, []).append(gene)
+    for key, gene in zip(keys.str.upper(), ids, strict=True):
+        if key:
+            genes = index.setdefault(key, [])
+            if gene not in genes:
+                genes.append(gene)
     return index
+
+
+def _list_index(frame: pd.DataFrame, column: str, separator: str) -> dict[str, list[str]]:
+    """:func:`_index` of the items of a list column."""
+    cells = frame[column][frame[column] != ""]
+    items = cells.str.split(separator).explode().str.strip()
+    items = items[items != ""]
+    return _index(frame["ensembl_gene_id"].loc[items.index], items)
 
 
 def _build_lookup(frame: pd.DataFrame) -> tuple[dict[str, dict[str, list[str]]], frozenset[str]]:
     """The symbol and ID indexes of a preference-ordered table, and its HGNC/Ensembl symbol conflicts."""
-    rank = pd.Series(range(len(frame)), index=frame.index)
-    hgnc = _index(rank, frame["hgnc_symbol"].str.upper())
-    ensembl = _index(rank, frame["symbol"].str.upper())
-    position = rank.to_dict()
+    ids = frame["ensembl_gene_id"]
+    hgnc = _index(ids, frame["hgnc_symbol"])
+    ensembl = _index(ids, frame["symbol"])
+    position = {gene: i for i, gene in enumerate(ids)}
     current = {**ensembl, **hgnc}
     conflicts = set()
     for key, genes in hgnc.items():
@@ -148,9 +148,9 @@ def _build_lookup(frame: pd.DataFrame) -> tuple[dict[str, dict[str, list[str]]],
             conflicts.add(key)
     lookup = {"current": current}
     for level, column in zip(LEVELS[1:], LIST_COLUMNS, strict=True):
-        lookup[level] = _index(rank, _items(frame[column], ",").str.upper())
-    lookup["entrez"] = _index(rank, _items(frame["entrez"], ";"))
-    lookup["uniprot_ids"] = _index(rank, _items(frame["uniprot_ids"], ",").str.upper())
+        lookup[level] = _list_index(frame, column, ",")
+    lookup["entrez"] = _list_index(frame, "entrez", ";")
+    lookup["uniprot_ids"] = _list_index(frame, "uniprot_ids", ",")
     return lookup, frozenset(conflicts)
 
 

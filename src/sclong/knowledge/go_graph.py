@@ -187,15 +187,19 @@ def top_k(
 
 
 def build_edges(matrix: sp.csr_matrix, k: int = 20, min_jaccard: float = 0.0, block_size: int = 1024) -> pd.DataFrame:
-    """Top-k Jaccard edges of a binary gene x term matrix: columns ``source``, ``target``, ``weight``."""
+    """Top-k Jaccard edges of a binary gene x term matrix: columns ``source``, ``target``, ``weight``.
+
+    Genes without terms have J = 0 with every gene, so they take no part in the computation.
+    """
+    annotated = np.flatnonzero(matrix.getnnz(axis=1))
+    matrix = sp.csr_matrix(matrix)[annotated]
     sizes = np.asarray(matrix.getnnz(axis=1), dtype=np.float64)
-    # An empty gene counts as half a term in the float32 image, so that two empty genes get 0 / 1, not 0 / 0.
-    sizes32 = np.where(sizes > 0, sizes, 0.5).astype(np.float32)
-    approx = np.empty((min(block_size, matrix.shape[0]), matrix.shape[0]), dtype=np.float32)
-    parts = []
-    n_blocks = -(-matrix.shape[0] // block_size)
+    sizes32 = sizes.astype(np.float32)
+    n_genes = matrix.shape[0]
+    approx = np.empty((min(block_size, n_genes), n_genes), dtype=np.float32)
+    parts = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))]
     blocks = intersection_blocks(matrix, block_size)
-    for start, inter in tqdm(blocks, total=n_blocks, desc="jaccard blocks", unit="block"):
+    for start, inter in tqdm(blocks, total=-(-n_genes // block_size), desc="jaccard blocks", unit="block"):
         stop = start + len(inter)
         jaccard = approx[: len(inter)]
         np.subtract(sizes32[None, :], inter, out=jaccard)
@@ -208,7 +212,7 @@ def build_edges(matrix: sp.csr_matrix, k: int = 20, min_jaccard: float = 0.0, bl
 
         parts.append(top_k(jaccard, start, k, min_jaccard, exact))
     sources, targets, weights = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return pd.DataFrame({"source": sources.astype(np.int64), "target": targets.astype(np.int64), "weight": weights})
+    return pd.DataFrame({"source": annotated[sources], "target": annotated[targets], "weight": weights})
 
 
 def annotation_pairs(
