@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = annotation_pairs(vocab, annotations, mapping, dag, ["BP", "MF", "CC"])
     matrix, terms = term_matrix(pairs, len(vocab), dag, propagate=args.propagate)
     done("gene x term matrix")
-    edges = build_edges(matrix, k=args.top_k, block_size=args.block_size)
+    edges = build_edges(matrix, k=args.top_k, min_jaccard=0.0, block_size=args.block_size)
     done("Jaccard + top-k")
     with tempfile.TemporaryDirectory() as tmp:
         write_edges(edges, vocab, Path(tmp) / "go_graph.tsv")

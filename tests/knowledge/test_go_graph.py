@@ -56,7 +56,7 @@ def test_edges_match_brute_force(k: int, min_jaccard: float, block_size: int):
 def test_ties_prefer_lower_index_and_top_k_caps_in_degree():
     dense = np.zeros((30, 2), dtype=np.int32)
     dense[:, 0] = 1  # every gene shares one term: all pairs have J = 1
-    edges = build_edges(sp.csr_matrix(dense), k=4, block_size=8)
+    edges = build_edges(sp.csr_matrix(dense), k=4, min_jaccard=0.0, block_size=8)
     assert (edges.groupby("target").size() == 4).all()
     assert edges[edges["target"] == 0]["source"].tolist() == [1, 2, 3, 4]
     assert edges[edges["target"] == 2]["source"].tolist() == [0, 1, 3, 4]
@@ -96,7 +96,7 @@ def test_term_sets_direct_propagated_and_by_namespace(small_world):
     # BBB2 is gene 3's Ensembl name and gene 2's HGNC symbol: the protein-coding gene 3 takes its annotations.
     assert vocab["ensembl_id"].str[-1].tolist() == ["1", "3", "4", "5", "6", "7"]
     pairs = annotation_pairs(vocab, annotations, mapping, dag, ["BP", "MF", "CC"])
-    direct = term_sets(*term_matrix(pairs, len(vocab), dag))
+    direct = term_sets(*term_matrix(pairs, len(vocab), dag, propagate=False))
     assert direct == [
         {"GO:0000003", "GO:0000010"}, {"GO:0000004"}, {"GO:0000003"}, {"GO:0000011"}, {"GO:0000001"}, {"GO:0000005"}
     ]  # fmt: skip
@@ -216,7 +216,7 @@ def test_edges_equal_the_straightforward_computation_on_real_genes(real_dag, rea
                             real_dag, propagate)  # fmt: skip
     frequent = np.diff(matrix.tocsc().indptr) * go_graph.DENSE_TERM_SHARE >= matrix.shape[0]
     assert 0 < frequent.sum() < len(frequent)  # both the dense and the sparse product are used
-    edges = build_edges(matrix, k=20, block_size=100)
+    edges = build_edges(matrix, k=20, min_jaccard=0.0, block_size=100)
     expected = reference_edges(matrix, 20)
     pd.testing.assert_frame_equal(edges, expected, check_exact=True, check_dtype=False)
 
@@ -229,8 +229,8 @@ def test_real_ontology_and_annotations(real_dag, real_gaf, real_table):
     genes = sorted(mapping["ensembl_id"].dropna().unique())[:1500]
     vocab = pd.DataFrame({"index": range(len(genes)), "ensembl_id": genes})
     pairs = annotation_pairs(vocab, annotations, mapping, dag, ["BP", "MF", "CC"])
-    matrix, _ = term_matrix(pairs, len(vocab), dag)
+    matrix, _ = term_matrix(pairs, len(vocab), dag, propagate=False)
     assert (matrix.getnnz(axis=1) > 0).all()
-    edges = build_edges(matrix, k=20, block_size=500)
+    edges = build_edges(matrix, k=20, min_jaccard=0.0, block_size=500)
     assert (edges.groupby("target").size() <= 20).all() and len(edges) > 20 * 1000
     assert ((edges["weight"] > 0) & (edges["weight"] <= 1)).all()

@@ -14,10 +14,10 @@ Recipe (deterministic; ``--seed`` picks the filler genes):
    a previous or alias symbol is kept only where the full table maps that symbol to this very gene:
    FLG, an alias of FGFR1 but the symbol of filaggrin, would otherwise map to FGFR1 in the subset),
    ``goa_human_demo.gaf.gz`` (the GAF header and every line of a GAF gene (DB, DB object ID) that maps
-   to one of them, unchanged) and ``go-basic_demo.obo.gz`` (the OBO header without subset/synonym-type definitions,
-   the terms those lines use plus all their is_a/part_of ancestors, with id, name, namespace, alt_id,
-   def, is_a and the same-namespace part_of lines kept, and the part_of typedef). Files are gzipped
-   with mtime 0 so reruns are byte-identical.
+   to one of them, unchanged) and ``go-basic_demo.obo.gz`` (the OBO header without subset/synonym-type
+   definitions, the terms those lines use plus all their is_a/part_of ancestors, with id, name,
+   namespace, alt_id, def, is_a and the same-namespace part_of lines kept, and the part_of typedef).
+   Files are gzipped with mtime 0 so reruns are byte-identical.
 """
 
 from __future__ import annotations

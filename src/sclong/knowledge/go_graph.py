@@ -93,7 +93,7 @@ def load_go_dag(path: str | Path) -> GODag:
 
 
 def term_matrix(
-    gene_terms: pd.DataFrame, n_genes: int, dag: GODag, propagate: bool = False
+    gene_terms: pd.DataFrame, n_genes: int, dag: GODag, propagate: bool
 ) -> tuple[sp.csr_matrix, list[str]]:
     """Binary gene x term CSR matrix from (``gene`` index, ``go_id``) pairs; returns it and the term IDs.
 
@@ -133,7 +133,7 @@ def intersection_blocks(matrix: sp.csr_matrix, block_size: int = 1024) -> Iterat
     frequent = np.diff(by_term.indptr) * DENSE_TERM_SHARE >= n_genes
     dense = by_term[:, frequent].toarray().astype(np.float32)
     dense_t = np.ascontiguousarray(dense.T)
-    sparse = by_term[:, ~frequent].tocsr()
+    sparse = by_term[:, ~frequent].tocsr().astype(np.float32)
     sparse_t = sparse.T.tocsr()
     buffer = np.empty((min(block_size, n_genes), n_genes), dtype=np.float32)
     for start in range(0, n_genes, block_size):
@@ -186,7 +186,7 @@ def top_k(
     return source[keep], target[keep] + first_row, weight[keep]
 
 
-def build_edges(matrix: sp.csr_matrix, k: int = 20, min_jaccard: float = 0.0, block_size: int = 1024) -> pd.DataFrame:
+def build_edges(matrix: sp.csr_matrix, k: int, min_jaccard: float, block_size: int = 1024) -> pd.DataFrame:
     """Top-k Jaccard edges of a binary gene x term matrix: columns ``source``, ``target``, ``weight``.
 
     Genes without terms have J = 0 with every gene, so they take no part in the computation.

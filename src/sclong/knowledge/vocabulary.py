@@ -108,14 +108,17 @@ def _reason(source: str, row: tuple, table: GeneTable) -> str:
         tried = " (GAF synonyms and database ID tried too)" if source == "go" else ""
         return f"no current, previous or alias symbol matches{tried}"
     candidates = row.candidates.split(", ")
-    key = row.query.strip().upper()
+    if row.level in ("entrez", "uniprot_ids"):
+        return f"{len(candidates)} genes share this {row.level} ID; chose {row.ensembl_id} ({PREFERENCE})"
+    matched = getattr(row, "via", "") or row.query  # a GAF synonym may have matched instead of the symbol
+    note = f" {matched} (a GAF synonym)" if matched != row.query else ""
+    key = matched.strip().upper()
     if row.level == "current" and key in table.symbol_conflicts:
         hgnc = [gene for gene in candidates if table.frame.at[gene, "hgnc_symbol"].upper() == key]
         ensembl = [gene for gene in candidates if gene not in hgnc]
-        return (f"HGNC gives this symbol to {', '.join(hgnc)}, Ensembl's display name to {', '.join(ensembl)}; "
+        return (f"HGNC gives this symbol{note} to {', '.join(hgnc)}, Ensembl's display name to {', '.join(ensembl)}; "
                 f"chose {row.ensembl_id} ({PREFERENCE})")  # fmt: skip
-    what = f"{row.level} ID" if row.level in ("entrez", "uniprot_ids") else f"{row.level} symbol"
-    return f"{len(candidates)} genes share this {what}; chose {row.ensembl_id} ({PREFERENCE})"
+    return f"{len(candidates)} genes share this {row.level} symbol{note}; chose {row.ensembl_id} ({PREFERENCE})"
 
 
 def collision_rows(mapping: pd.DataFrame) -> pd.DataFrame:
