@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
 
 from sclong.data.qc import DuplicateFilter, to_vocabulary, train_val_split, vocabulary_lookup
@@ -24,6 +25,38 @@ def test_to_vocabulary_reorders_drops_and_sums():
     assert got.has_canonical_format and got.shape == (3, 3)
     np.testing.assert_array_equal(got.toarray(), [[7, 0, 1], [0, 0, 0], [0, 8, 6]])
     assert got.nnz == 4
+
+
+@pytest.mark.parametrize("chunk_nnz", [1, 37, 10_000])
+def test_to_vocabulary_in_pieces_equals_one_whole_block_sort(chunk_nnz: int):
+    # A shuffled vocabulary (rows must be re-sorted), three features of one gene (their sum's order matters
+    # in float32), unmapped features and explicit zeros; pieces of a few rows, of one row and the whole block.
+    rng = np.random.default_rng(1)
+    n_vars, n_genes = 300, 200
+    lookup = np.full(n_vars, -1, dtype=np.int32)
+    lookup[:n_genes] = rng.permutation(n_genes)
+    lookup[[250, 251, 252]] = lookup[7]
+    dense = sp.random(120, n_vars, density=0.2, dtype=np.float32, random_state=rng).toarray() * np.float32(1e4)
+    dense[:, [7, 250, 251, 252]] = rng.random((120, 4), dtype=np.float32) * np.float32(1e7) + np.float32(0.3)
+    block = sp.csr_matrix(dense)  # the four features of gene lookup[7]: float32 sums that depend on the order
+    block.data[::17] = 0
+    got = to_vocabulary(block, lookup, n_genes, chunk_nnz=chunk_nnz)
+    columns = lookup[block.indices]
+    keep = (columns >= 0) & (block.data != 0)
+    indptr = np.concatenate([[0], np.cumsum(keep)])[block.indptr]
+    expected = sp.csr_matrix((block.data[keep], columns[keep], indptr), shape=(120, n_genes)).tocsc().tocsr()
+    expected.sum_duplicates()
+    assert got.has_canonical_format and got.nnz == expected.nnz
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data)
+
+
+def test_to_vocabulary_leaves_the_input_block_alone():
+    lookup = np.array([1, 0], dtype=np.int32)
+    block = sp.csr_matrix(np.array([[1, 2], [3, 4]], dtype=np.float32))
+    to_vocabulary(block, lookup, n_genes=2)
+    np.testing.assert_array_equal(block.toarray(), [[1, 2], [3, 4]])
 
 
 def test_duplicates_are_found_across_many_blocks():

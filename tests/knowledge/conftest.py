@@ -48,7 +48,7 @@ def real_dag(shared_data: Path) -> GODag:
 
 @pytest.fixture(scope="session")
 def real_gaf(shared_data: Path) -> GafAnnotations:
-    return read_gaf(shared_data / "go" / "goa_human_2019-01-29.gaf.gz")
+    return read_gaf(shared_data / "go" / "goa_human_2019-01-29.gaf.gz", max_malformed_fraction=0.0)
 
 
 # A small ontology: BP root GO:0000001 <- GO:0000002 (is_a) <- GO:0000003 (is_a), GO:0000004 part_of
@@ -112,9 +112,12 @@ name: part of
 """
 
 
-def gaf_line(symbol: str, go_id: str, aspect: str, qualifier: str = "", synonyms: str = "") -> str:
-    """One GAF 2.1 line (17 columns)."""
-    fields = ["UniProtKB", f"P_{symbol}", symbol, qualifier, go_id, "PMID:1", "IDA", "", aspect, "name",
+def gaf_line(
+    symbol: str, go_id: str, aspect: str, qualifier: str = "", synonyms: str = "", gene_id: str = ""
+) -> str:
+    """One GAF 2.1 line (17 columns); ``gene_id`` is ``DB:ID`` (default ``UniProtKB:P_<symbol>``)."""
+    db, db_id = (gene_id or f"UniProtKB:P_{symbol}").split(":", 1)
+    fields = [db, db_id, symbol, qualifier, go_id, "PMID:1", "IDA", "", aspect, "name",
               synonyms, "protein", "taxon:9606", "20190101", "UniProt", "", ""]  # fmt: skip
     return "\t".join(fields)
 
@@ -138,6 +141,10 @@ SMALL_GAF_LINES = [
 ]
 
 
+SMALL_GAF_MALFORMED = 3 / 13
+GAF_SETTINGS = '{"max_malformed_fraction": 0.25}'  # --gaf-settings for the small GAF
+
+
 @pytest.fixture
 def small_gaf(tmp_path: Path) -> Path:
     path = tmp_path / "small.gaf.gz"
@@ -156,7 +163,8 @@ def small_obo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def small_inputs(tmp_path: Path, small_gaf: Path, small_obo: Path) -> dict[str, Path]:
-    """Gene table, GAF, OBO, non-zero counts and a Gene2vec file of the small synthetic world."""
+    """Gene table, GAF, OBO, non-zero counts and a Gene2vec file of the small synthetic world (its GAF has 3
+    malformed lines of 13: read it with a max_malformed_fraction of at least :data:`SMALL_GAF_MALFORMED`)."""
     counts = tmp_path / "counts.tsv"
     counts.write_text(
         "feature_id\tfeature_name\tnonzero_cells\n"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sclong.knowledge.demo_subset import choose_genes, gaf_subset, obo_subset, read_gct_genes
-from sclong.knowledge.gaf import map_gaf_symbols, read_gaf
-from sclong.knowledge.genes import map_symbols, read_gene_table
+from sclong.knowledge.demo_subset import choose_genes, gaf_subset, obo_subset, own_symbols_only, read_gct_genes
+from sclong.knowledge.gaf import map_gaf_genes, read_gaf
+from sclong.knowledge.genes import LIST_COLUMNS, map_symbols, read_gene_table, split_list
 from sclong.knowledge.go_graph import annotation_pairs, load_go_dag, term_matrix
 
 from .conftest import SMALL_GAF_LINES
@@ -37,10 +37,21 @@ def test_obo_subset_keeps_terms_tags_and_same_namespace_part_of(small_obo: Path,
     assert {"GO:0000002", "GO:0000004", "GO:0000011"} <= set(load_go_dag(subset))
 
 
-def test_gaf_subset_keeps_header_and_selected_symbols(small_gaf: Path):
-    lines = gaf_subset(small_gaf, {"AAA1", "FFF6"}).splitlines()
+def test_gaf_subset_keeps_header_and_selected_genes(small_gaf: Path):
+    lines = gaf_subset(small_gaf, {("UniProtKB", "P_AAA1"), ("UniProtKB", "P_FFF6"), ("NCBIGene", "P_BBB2")})
+    lines = lines.splitlines()
     assert lines[:2] == SMALL_GAF_LINES[:2]
     assert [line.split("\t")[2] for line in lines[2:]] == ["AAA1", "AAA1", "FFF6", "FFF6", "FFF6"]
+
+
+def test_own_symbols_only_drops_symbols_the_full_table_gives_to_other_genes(small_table):
+    # SHARED_OLD and DUP resolve to gene 1 (protein-coding first), TIE to gene 4, AAA1 is gene 1's symbol.
+    rows = small_table.frame.loc[["ENSG00000000002", "ENSG00000000005", "ENSG00000000007"], list(LIST_COLUMNS)]
+    kept, dropped = own_symbols_only(rows.assign(ensembl_gene_id=rows.index), small_table)
+    assert kept[list(LIST_COLUMNS)].values.tolist() == [["", ""], ["", ""], ["", ""]]
+    assert dropped == {"dropped_previous_symbols": 2, "dropped_alias_symbols": 3}
+    kept, dropped = own_symbols_only(small_table.frame.loc[["ENSG00000000001"]], small_table)
+    assert kept.loc["ENSG00000000001", list(LIST_COLUMNS)].tolist() == ["OLD1, SHARED_OLD", "ALIAS1, DUP"]
 
 
 def test_real_gct_row_metadata(shared_data: Path):
@@ -63,15 +74,26 @@ def test_committed_files_are_small_and_contain_the_task_genes(shared_data: Path,
     assert (map_symbols(landmarks, table)["how"] != "unmapped").all()
 
 
+def test_committed_previous_and_alias_symbols_map_as_in_the_full_table(real_table):
+    # FLG is an alias of FGFR1 (a demo gene) but the symbol of filaggrin (not one): in the subset it must not
+    # quietly become FGFR1.
+    demo = read_gene_table(DEMO / "genes.tsv.gz")
+    symbols = sorted({s for column in LIST_COLUMNS for cell in demo.frame[column] for s in split_list(cell)})
+    assert len(symbols) > 4000
+    full = map_symbols(symbols, real_table)["ensembl_id"].tolist()
+    assert map_symbols(symbols, demo)["ensembl_id"].tolist() == full
+    assert map_symbols(["FLG"], demo)["how"].tolist() == ["unmapped"]
+
+
 def test_committed_term_sets_equal_those_of_the_full_files(demo_genes, real_table, real_gaf, real_dag):
     vocab = pd.DataFrame({"index": range(len(demo_genes)), "ensembl_id": demo_genes})
 
     def term_sets(table, annotations, dag) -> list[frozenset[str]]:
-        pairs = annotation_pairs(vocab, annotations, map_gaf_symbols(annotations, table), dag, ["BP", "MF", "CC"])
+        pairs = annotation_pairs(vocab, annotations, map_gaf_genes(annotations, table), dag, ["BP", "MF", "CC"])
         matrix, terms = term_matrix(pairs, len(vocab), dag, propagate=True)
         return [frozenset(terms[j] for j in matrix[i].indices) for i in range(len(vocab))]
 
-    demo = term_sets(read_gene_table(DEMO / "genes.tsv.gz"), read_gaf(DEMO / "goa_human_demo.gaf.gz"),
+    demo = term_sets(read_gene_table(DEMO / "genes.tsv.gz"), read_gaf(DEMO / "goa_human_demo.gaf.gz", 0.0),
                      load_go_dag(DEMO / "go-basic_demo.obo.gz"))  # fmt: skip
     full = term_sets(real_table, real_gaf, real_dag)
     assert demo == full

@@ -9,10 +9,16 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from sclong.errors import InputError
+from sclong.errors import ConfigError, InputError
 from sclong.io.shards import ShardWriter
 from sclong.knowledge import gene2vec, vocabulary
 from sclong.knowledge.gene2vec import assemble, coexpression_pairs, correlation_blocks, train_coexpression_vectors
+from sclong.settings import to_json
+
+from .conftest import GAF_SETTINGS
+
+SETTINGS = {"dim": 3, "cells": 2000, "min_correlation": 0.1, "pairs_per_gene": 20, "random_std": 0.01, "epochs": 50,
+            "seed": 0}  # fmt: skip
 
 
 def modules(n_cells: int = 300, n_modules: int = 10, per_module: int = 20, seed: int = 0) -> sp.csr_matrix:
@@ -42,9 +48,10 @@ def test_pairs_are_top_partners_above_threshold():
 
 def test_training_is_deterministic_and_learns_modules():
     matrix = modules()
-    first = train_coexpression_vectors(matrix, dim=32, seed=0, pairs_per_gene=5, epochs=300)
-    again = train_coexpression_vectors(matrix, dim=32, seed=0, pairs_per_gene=5, epochs=300)
-    other = train_coexpression_vectors(matrix, dim=32, seed=1, pairs_per_gene=5, epochs=300)
+    settings = {"dim": 32, "pairs_per_gene": 5, "min_correlation": 0.1, "epochs": 300}
+    first = train_coexpression_vectors(matrix, seed=0, **settings)
+    again = train_coexpression_vectors(matrix, seed=0, **settings)
+    other = train_coexpression_vectors(matrix, seed=1, **settings)
     vectors = np.array([first[i] for i in range(200)])
     assert vectors.dtype == np.float32 and vectors.shape == (200, 32)
     np.testing.assert_array_equal(vectors, np.array([again[i] for i in range(200)]))
@@ -76,14 +83,15 @@ def test_assemble_prefers_pretrained_then_coexpression():
     assert vectors.dtype == np.float32 and vectors.shape == (4, 4)
     assert source.tolist() == ["pretrained", "coexpression", "random", "random"]
     assert vectors[0, 0] == 1 and vectors[1, 0] == 3 and 0 < np.abs(vectors[2:]).max() < 0.1
-    np.testing.assert_array_equal(vectors, assemble(4, 4, pretrained, coexpression, seed=0)[0])
+    np.testing.assert_array_equal(vectors, assemble(4, 4, pretrained, coexpression, seed=0, random_std=0.01)[0])
 
 
 @pytest.fixture
 def small_vocab(small_inputs, tmp_path: Path) -> Path:
     out = tmp_path / "vocabulary.tsv"
     vocabulary.main(["--gene-table", str(small_inputs["gene_table"]), "--gaf", str(small_inputs["gaf"]),
-                     "--counts", str(small_inputs["counts"]), "--top-n", "1", "--out", str(out),
+                     "--counts", str(small_inputs["counts"]),
+                     "--settings", '{"top_n_expressed": 1}', "--gaf-settings", GAF_SETTINGS, "--out", str(out),
                      "--report", str(tmp_path / "report.tsv")])  # fmt: skip
     return out
 
@@ -101,10 +109,10 @@ def test_cli_pretrained_and_coexpression(small_inputs, small_vocab: Path, tmp_pa
         writer.add(sp.csr_matrix(np.log1p(counts).astype(np.float32)))
         writer.close()
     out, sources = tmp_path / "g2v.npy", tmp_path / "g2v_sources.tsv"
+    settings = to_json({**SETTINGS, "cells": 30, "pairs_per_gene": 2, "epochs": 5})
     argv = ["--vocabulary", str(small_vocab), "--pretrained", str(pretrained), "--gene-table",
-            str(small_inputs["gene_table"]), "--corpus", str(corpus), "--dim", "3", "--cells", "30",
-            "--pairs-per-gene", "2", "--epochs", "5", "--out", str(out), "--sources", str(sources)]  # fmt: skip
-    assert gene2vec.main(argv) == 0
+            str(small_inputs["gene_table"]), "--corpus", str(corpus), "--settings", settings]  # fmt: skip
+    assert gene2vec.main([*argv, "--out", str(out), "--sources", str(sources)]) == 0
     vectors = np.load(out)
     assert vectors.dtype == np.float32 and vectors.shape == (6, 3)
     table = pd.read_csv(sources, sep="\t")
@@ -112,7 +120,7 @@ def test_cli_pretrained_and_coexpression(small_inputs, small_vocab: Path, tmp_pa
                                         "coexpression"]  # fmt: skip
     np.testing.assert_array_equal(vectors[1], [1, 1, 1])
     np.testing.assert_array_equal(vectors[4], [3, 3, 3])  # EEE5 is gene 6's current symbol, ALIAS5 an alias
-    assert gene2vec.main(argv[:-4] + ["--out", str(tmp_path / "again.npy"), "--sources", str(sources)]) == 0
+    assert gene2vec.main([*argv, "--out", str(tmp_path / "again.npy"), "--sources", str(sources)]) == 0
     np.testing.assert_array_equal(vectors, np.load(tmp_path / "again.npy"))
 
 
@@ -121,8 +129,18 @@ def test_cli_rejects_wrong_dimension_without_output(small_inputs, small_vocab: P
     pretrained.write_text("BBB2 1 1\n")
     out = tmp_path / "g2v.npy"
     argv = ["--vocabulary", str(small_vocab), "--pretrained", str(pretrained), "--gene-table",
-            str(small_inputs["gene_table"]), "--dim", "3", "--out", str(out),
+            str(small_inputs["gene_table"]), "--settings", to_json(SETTINGS), "--out", str(out),
             "--sources", str(tmp_path / "s.tsv")]  # fmt: skip
     with pytest.raises(InputError, match="g2v.txt: vectors have 2 dimensions, expected 3"):
         gene2vec.main(argv)
     assert not out.exists() and not list(tmp_path.glob(".g2v*"))
+
+
+def test_cli_settings_come_only_from_the_config_section(small_vocab: Path, tmp_path: Path):
+    # No value may come from anywhere but the config: a missing key is an error, not an argparse default.
+    argv = ["--vocabulary", str(small_vocab), "--out", str(tmp_path / "g.npy"), "--sources", str(tmp_path / "s.tsv")]
+    without_cells = {k: v for k, v in SETTINGS.items() if k != "cells"}
+    with pytest.raises(ConfigError, match="'gene2vec.cells': is required"):
+        gene2vec.main([*argv, "--settings", to_json(without_cells)])
+    with pytest.raises(ConfigError, match="'gene2vec.min_correlation': must be in"):
+        gene2vec.main([*argv, "--settings", to_json({**SETTINGS, "min_correlation": -0.5})])

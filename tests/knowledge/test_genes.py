@@ -27,15 +27,38 @@ def test_versioned_ids_are_stripped_in_table_and_queries(small_table):
     ]
 
 
-def test_current_beats_previous_and_hgnc_beats_ensembl_name(small_table):
-    # AAA1 is gene 1's symbol and gene 5's previous symbol; BBB2 is gene 2's HGNC symbol and only
-    # Ensembl's display name of gene 3; gene 5 is known to Ensembl by a clone name.
+def test_current_beats_previous_and_hgnc_and_ensembl_names_compete(small_table):
+    # AAA1 is gene 1's symbol and gene 5's previous symbol; BBB2 is gene 2's HGNC symbol (a lncRNA) and
+    # Ensembl's display name of gene 3 (protein-coding): neither source wins by itself, the preference order
+    # does; gene 5 is known to Ensembl by a clone name.
     assert mapped(small_table, "AAA1", "bbb2", "AC000001.1", "DDD4") == [
         ("ENSG00000000001", "current", "current", "ENSG00000000001"),
-        ("ENSG00000000002", "current", "current", "ENSG00000000002"),
+        ("ENSG00000000003", "ambiguous", "current", "ENSG00000000003, ENSG00000000002"),
         ("ENSG00000000005", "current", "current", "ENSG00000000005"),
         ("ENSG00000000005", "current", "current", "ENSG00000000005"),
     ]
+    assert small_table.symbol_conflicts == {"BBB2"}
+
+
+def test_real_hgnc_symbols_of_lncrnas_do_not_beat_protein_coding_genes(real_table):
+    # Ensembl 109 and NCBI give CCDC39 and SLFN12L to the protein-coding genes; Ensembl 100's HGNC column
+    # puts those symbols on lncRNAs.
+    result = mapped(real_table, "CCDC39", "SLFN12L")
+    assert result == [
+        ("ENSG00000284862", "ambiguous", "current", "ENSG00000284862, ENSG00000145075"),
+        ("ENSG00000205045", "ambiguous", "current", "ENSG00000205045, ENSG00000286065"),
+    ]
+    assert {"CCDC39", "SLFN12L"} <= real_table.symbol_conflicts
+
+
+def test_entrez_and_optional_uniprot_lookups(real_table, tmp_path: Path):
+    assert real_table.lookup["entrez"]["4512"] == ["ENSG00000198804"]
+    assert real_table.lookup["entrez"]["11163"] == ["ENSG00000173598", "ENSG00000177144"]  # "11163" twice
+    assert real_table.lookup["uniprot_ids"] == {} and (real_table.frame["uniprot_ids"] == "").all()
+    rows = [(*row, "P1, p2" if i == 0 else "") for i, row in enumerate(SMALL_GENES)]
+    table = read_gene_table(write_gene_table(tmp_path / "u.tsv", rows, (*REQUIRED_COLUMNS, "uniprot_ids")))
+    assert table.lookup["uniprot_ids"] == {"P1": ["ENSG00000000001"], "P2": ["ENSG00000000001"]}
+    assert table.lookup["entrez"]["5"] == ["ENSG00000000004"]  # "4; 5"
 
 
 def test_previous_and_alias_levels(small_table):

@@ -1,4 +1,6 @@
 # Gene knowledge: gene table, vocabulary, GO Jaccard graph (and its Random GO twin), Gene2vec matrix.
+# Each stage command takes its config section as one JSON mapping (--settings); paths stay flags.
+from sclong.settings import to_json
 
 
 rule gene_table:
@@ -33,10 +35,12 @@ rule vocabulary:
         gene2vec=lambda w, input: (
             f"--gene2vec {input.gene2vec}" if input.gene2vec else ""
         ),
-        top_n=config["vocabulary"]["top_n_expressed"],
+        settings=to_json(config["vocabulary"]),
+        gaf_settings=to_json(config["go_annotations"]),
     shell:
         "python -m sclong.knowledge.vocabulary --gene-table {input.gene_table:q} --gaf {input.gaf:q}"
-        " {params.gene2vec} --counts {input.counts:q} --top-n {params.top_n}"
+        " {params.gene2vec} --counts {input.counts:q} --settings {params.settings:q}"
+        " --gaf-settings {params.gaf_settings:q}"
         " --out {output.vocabulary:q} --report {output.report:q} 2> {log:q}"
 
 
@@ -53,14 +57,12 @@ rule go_graph:
     conda:
         "../../envs/knowledge.yaml"
     params:
-        namespaces=",".join(config["go_graph"]["namespaces"]),
-        propagate="--propagate" if config["go_graph"]["propagate"] else "",
-        top_k=config["go_graph"]["top_k"],
-        min_jaccard=config["go_graph"]["min_jaccard"],
+        settings=to_json(config["go_graph"]),
+        gaf_settings=to_json(config["go_annotations"]),
     shell:
         "python -m sclong.knowledge.go_graph --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q}"
-        " --gaf {input.gaf:q} --obo {input.obo:q} --namespaces {params.namespaces} {params.propagate}"
-        " --top-k {params.top_k} --min-jaccard {params.min_jaccard} --out {output:q} 2> {log:q}"
+        " --gaf {input.gaf:q} --obo {input.obo:q} --settings {params.settings:q}"
+        " --gaf-settings {params.gaf_settings:q} --out {output:q} 2> {log:q}"
 
 
 rule go_graph_random:
@@ -73,9 +75,10 @@ rule go_graph_random:
     conda:
         "../../envs/knowledge.yaml"
     params:
-        seed=config["go_graph"]["random_seed"],
+        settings=to_json(config["go_graph"]),
     shell:
-        "python -m sclong.knowledge.random_go --in {input:q} --seed {params.seed} --out {output:q} 2> {log:q}"
+        "python -m sclong.knowledge.random_go --in {input:q} --settings {params.settings:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule gene2vec:
@@ -95,10 +98,10 @@ rule gene2vec:
         pretrained=lambda w, input: (
             f"--pretrained {input.pretrained}" if input.pretrained else ""
         ),
-        flags=cli_flags(config["gene2vec"]),
+        settings=to_json(config["gene2vec"]),
     shell:
         "python -m sclong.knowledge.gene2vec --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q}"
-        " --corpus {input.corpus:q} {params.pretrained} {params.flags}"
+        " --corpus {input.corpus:q} {params.pretrained} --settings {params.settings:q}"
         " --out {output.matrix:q} --sources {output.sources:q} 2> {log:q}"
 
 

@@ -22,12 +22,19 @@ def vocabulary_lookup(var: pd.DataFrame, vocabulary_ids: Sequence[str]) -> np.nd
     return lookup
 
 
-def to_vocabulary(block: sp.csr_matrix, lookup: np.ndarray, n_genes: int) -> sp.csr_matrix:
+SORT_CHUNK_NNZ = 1 << 18  # entries per re-sorted piece: about 2 MiB of indices and values, cache-resident
+
+
+def to_vocabulary(
+    block: sp.csr_matrix, lookup: np.ndarray, n_genes: int, chunk_nnz: int = SORT_CHUNK_NNZ
+) -> sp.csr_matrix:
     """Re-index the columns of ``block`` (var joinids) to the vocabulary, dropping other genes and
     explicit zeros; the result is canonical (sorted, duplicates of one gene summed).
 
-    Unsorted columns are sorted by two O(nnz) conversions (CSR -> CSC -> CSR, each a counting sort),
-    about a third cheaper than sorting every row.
+    Where the lookup keeps every row's columns in order (it maps them monotonically) nothing is sorted.
+    Otherwise rows are sorted by two stable O(nnz) counting sorts (CSR -> CSC -> CSR), done on pieces of
+    about ``chunk_nnz`` entries so that the scattered writes stay in cache (about twice as fast as on a
+    whole 4,096-cell block); the stable order keeps the sums of duplicates those of a whole-block sort.
     """
     columns = lookup[block.indices]
     keep = (columns >= 0) & (block.data != 0)
@@ -37,9 +44,19 @@ def to_vocabulary(block: sp.csr_matrix, lookup: np.ndarray, n_genes: int) -> sp.
         data, columns = block.data[keep], columns[keep]
         indptr = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])[block.indptr]
     mapped = sp.csr_matrix((data.astype(np.float32, copy=False), columns, indptr), shape=(block.shape[0], n_genes))
-    if not mapped.has_canonical_format:
-        mapped = mapped.tocsc().tocsr()
-        mapped.sum_duplicates()
+    if mapped.has_canonical_format:
+        return mapped
+    n_rows = mapped.shape[0]
+    step = max(1, chunk_nnz * n_rows // max(mapped.nnz, 1))
+    indptr, indices, values = mapped.indptr, np.empty_like(mapped.indices), np.empty_like(mapped.data)
+    for start in range(0, n_rows, step):
+        stop = min(start + step, n_rows)
+        first, last = indptr[start], indptr[stop]
+        piece = sp.csr_matrix((mapped.data[first:last], mapped.indices[first:last], indptr[start : stop + 1] - first),
+                              shape=(stop - start, n_genes)).tocsc().tocsr()  # fmt: skip
+        indices[first:last], values[first:last] = piece.indices, piece.data
+    mapped = sp.csr_matrix((values, indices, indptr), shape=mapped.shape)
+    mapped.sum_duplicates()
     return mapped
 
 

@@ -10,12 +10,14 @@ Recipe (deterministic; ``--seed`` picks the filler genes):
 2. Filler = primary-assembly protein-coding genes with >= 1 GO annotation that are not task genes,
    drawn uniformly without replacement with ``numpy.random.default_rng(seed)`` from the list sorted
    by Ensembl ID, until there are ``--n-genes`` genes.
-3. Outputs in ``--out``: ``genes.tsv.gz`` (the gene-table rows of those genes, same columns),
-   ``goa_human_demo.gaf.gz`` (the GAF header and every GAF line whose symbol maps to one of them,
-   unchanged) and ``go-basic_demo.obo.gz`` (the OBO header without subset/synonym-type definitions,
-   the terms those lines use plus all their is_a/part_of ancestors, with id, name, namespace, alt_id,
-   def, is_a and the same-namespace part_of lines kept, and the part_of typedef). Files are gzipped
-   with mtime 0 so reruns are byte-identical.
+3. Outputs in ``--out``: ``genes.tsv.gz`` (the gene-table rows of those genes, same columns, except that
+   a previous or alias symbol is kept only where the full table maps that symbol to this very gene:
+   FLG, an alias of FGFR1 but the symbol of filaggrin, would otherwise map to FGFR1 in the subset),
+   ``goa_human_demo.gaf.gz`` (the GAF header and every line of a GAF gene (DB, DB object ID) that maps
+   to one of them, unchanged) and ``go-basic_demo.obo.gz`` (the OBO header without subset/synonym-type
+   definitions, the terms those lines use plus all their is_a/part_of ancestors, with id, name,
+   namespace, alt_id, def, is_a and the same-namespace part_of lines kept, and the part_of typedef).
+   Files are gzipped with mtime 0 so reruns are byte-identical.
 """
 
 from __future__ import annotations
@@ -38,8 +40,16 @@ from sclong.cli import run_module_main
 from sclong.errors import InputError
 from sclong.io.atomic import atomic_path
 from sclong.knowledge.files import open_text
-from sclong.knowledge.gaf import map_gaf_symbols, read_gaf
-from sclong.knowledge.genes import PRIMARY_CHROMOSOMES, REQUIRED_COLUMNS, GeneTable, map_symbols, read_gene_table
+from sclong.knowledge.gaf import map_gaf_genes, read_gaf
+from sclong.knowledge.genes import (
+    LIST_COLUMNS,
+    PRIMARY_CHROMOSOMES,
+    REQUIRED_COLUMNS,
+    GeneTable,
+    map_symbols,
+    read_gene_table,
+    split_list,
+)
 from sclong.knowledge.go_graph import load_go_dag
 
 log = logging.getLogger(__name__)
@@ -125,22 +135,37 @@ def write_gzip_text(path: Path, text: str) -> None:
             handle.write(text.encode("utf-8"))
 
 
-def gaf_subset(path: str | Path, symbols: set[str]) -> str:
-    """The GAF's header lines and the data lines whose symbol (column 3) is in ``symbols``."""
+def gaf_subset(path: str | Path, genes: set[tuple[str, str]]) -> str:
+    """The GAF's header lines and the data lines whose (DB, DB object ID) (columns 1-2) is in ``genes``."""
     out = io.StringIO()
     with open_text(path) as handle:
         for line in handle:
-            fields = line.split("\t", 3)
-            if line.startswith("!") or (len(fields) > 3 and fields[2] in symbols):
+            fields = line.split("\t", 2)
+            if line.startswith("!") or (len(fields) > 2 and (fields[0], fields[1]) in genes):
                 out.write(line)
     return out.getvalue()
+
+
+def own_symbols_only(rows: pd.DataFrame, table: GeneTable) -> tuple[pd.DataFrame, dict[str, int]]:
+    """``rows`` with each previous/alias symbol kept only if ``table`` maps it to that row's gene, and the
+    number of symbols dropped per list column."""
+    rows = rows.copy()
+    dropped = {}
+    for column in LIST_COLUMNS:
+        items = rows[column].map(split_list).explode().dropna()
+        target = map_symbols(items, table)["ensembl_id"].to_numpy()
+        own = target == rows.loc[items.index, "ensembl_gene_id"].to_numpy()
+        dropped[f"dropped_{column}"] = int((~own).sum())
+        kept = items[own].groupby(level=0, sort=False).agg(", ".join)
+        rows[column] = kept.reindex(rows.index, fill_value="")
+    return rows, dropped
 
 
 def generate(shared: Path, out: Path, n_genes: int = 2000, seed: int = 0) -> dict[str, int]:
     """Write the three demo files into ``out``; return counts for the README and the log."""
     table = read_gene_table(shared / GENE_TABLE)
-    annotations = read_gaf(shared / GAF)
-    gaf_map = map_gaf_symbols(annotations, table)
+    annotations = read_gaf(shared / GAF, max_malformed_fraction=0.0)
+    gaf_map = map_gaf_genes(annotations, table)
     annotated = set(gaf_map["ensembl_id"].dropna())
     mappings = task_genes(shared, table)
     counts: dict[str, int] = {}
@@ -157,11 +182,11 @@ def generate(shared: Path, out: Path, n_genes: int = 2000, seed: int = 0) -> dic
     genes = choose_genes(task, annotated & set(coding), n_genes, seed)
     counts["genes"] = len(genes)
 
-    chosen = set(genes)
-    gaf_symbols = set(gaf_map.loc[gaf_map["ensembl_id"].isin(chosen), "query"])
-    gaf_text = gaf_subset(shared / GAF, gaf_symbols)
+    selected = gaf_map["ensembl_id"].isin(set(genes)).to_numpy()
+    gaf_genes = annotations.genes[selected]
+    gaf_text = gaf_subset(shared / GAF, set(zip(gaf_genes["db"], gaf_genes["db_id"], strict=True)))
     dag = load_go_dag(shared / OBO)
-    used = annotations.frame.loc[annotations.frame["symbol"].isin(gaf_symbols), "go_id"]
+    used = annotations.frame.loc[selected[annotations.frame["gene"].to_numpy()], "go_id"]
     terms = {dag[go_id] for go_id in used.unique() if go_id in dag}
     ancestors = get_go2ancestors(terms, {"part_of"})
     keep = {t.id for t in terms}.union(*(ancestors.get(t.id, set()) for t in terms))
@@ -169,7 +194,8 @@ def generate(shared: Path, out: Path, n_genes: int = 2000, seed: int = 0) -> dic
     counts["gaf_lines"] = sum(1 for line in gaf_text.splitlines() if not line.startswith("!"))
     counts["go_terms"] = len(keep)
 
-    rows = frame.loc[genes, list(REQUIRED_COLUMNS)]
+    rows, dropped = own_symbols_only(frame.loc[genes, list(REQUIRED_COLUMNS)], table)
+    counts.update(dropped)
     write_gzip_text(out / "genes.tsv.gz", rows.to_csv(sep="\t", index=False))
     write_gzip_text(out / "goa_human_demo.gaf.gz", gaf_text)
     write_gzip_text(out / "go-basic_demo.obo.gz", obo_subset(shared / OBO, keep, part_of))

@@ -6,7 +6,7 @@ Each vocabulary gene gets, in this order of preference:
    :func:`sclong.knowledge.genes.map_symbols`; if several symbols map to one gene, a symbol that is the
    gene's current symbol wins, else the first in file order);
 2. ``coexpression``: a vector trained Gene2vec-style on co-expression in the corpus (recipe below);
-3. ``random``: N(0, ``random_std``\u00b2) per component (default std 0.01), from a seeded generator.
+3. ``random``: N(0, ``random_std``\u00b2) per component, from a seeded generator.
 
 Co-expression recipe (the original Gene2vec trained skip-gram on pairs of co-expressed genes):
 
@@ -17,8 +17,11 @@ Co-expression recipe (the original Gene2vec trained skip-gram on pairs of co-exp
   lower vocabulary index); genes without variance take part in no pair. Each distinct unordered pair is
   one two-word "sentence"; sentences are shuffled with the seed;
 * gensim ``Word2Vec`` skip-gram (sg=1) with vector_size=dim, window=1, min_count=1, negative sampling
-  (5), ``epochs`` (default 50), the seed, workers=1 and a process-independent hash, so the vectors are
+  (5), ``epochs``, the seed, workers=1 and a process-independent hash, so the vectors are
   deterministic; other settings are gensim's defaults (alpha 0.025, frequent-word downsampling 1e-3).
+
+The settings (``dim``, ``cells``, ``min_correlation``, ``pairs_per_gene``, ``random_std``, ``epochs``,
+``seed``) are the ``gene2vec`` config section, given to the command as one ``--settings`` JSON object.
 
 With a pretrained file, the co-expression vectors (which only fill genes the file lacks) are first
 mapped into the pretrained space: an orthogonal rotation and one global scale fitted by orthogonal
@@ -33,6 +36,7 @@ import logging
 import sys
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,17 +47,48 @@ from scipy.linalg import orthogonal_procrustes
 from tqdm import tqdm
 
 from sclong.cli import run_module_main
-from sclong.errors import InputError
+from sclong.errors import ConfigError, InputError
 from sclong.io.atomic import atomic_path
 from sclong.io.shards import ShardedCSR
 from sclong.knowledge.gene2vec_file import read_word2vec_text
 from sclong.knowledge.genes import GeneTable, map_symbols, read_gene_table
 from sclong.knowledge.go_graph import top_k
 from sclong.knowledge.vocabulary import read_vocabulary, write_tsv
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
 
 SOURCE_NAMES = ("pretrained", "coexpression", "random")
+
+
+@dataclass(frozen=True)
+class Gene2vecSettings:
+    """The ``gene2vec`` config section."""
+
+    dim: int
+    cells: int
+    min_correlation: float
+    pairs_per_gene: int
+    random_std: float
+    epochs: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        checks = {
+            "dim": isinstance(self.dim, int) and self.dim >= 1,
+            "cells": isinstance(self.cells, int) and self.cells >= 2,
+            "min_correlation": 0 <= self.min_correlation <= 1,
+            "pairs_per_gene": isinstance(self.pairs_per_gene, int) and self.pairs_per_gene >= 1,
+            "random_std": self.random_std >= 0,
+            "epochs": isinstance(self.epochs, int) and self.epochs >= 1,
+            "seed": isinstance(self.seed, int),
+        }
+        rules = {"dim": "an integer >= 1", "cells": "an integer >= 2", "min_correlation": "in [0, 1]",
+                 "pairs_per_gene": "an integer >= 1", "random_std": ">= 0", "epochs": "an integer >= 1",
+                 "seed": "an integer"}  # fmt: skip
+        for key, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"gene2vec.{key}", f"must be {rules[key]}")
 
 
 def pretrained_vectors(path: str | Path, vocab: pd.DataFrame, table: GeneTable, dim: int) -> dict[int, np.ndarray]:
@@ -113,12 +148,7 @@ def _stable_hash(text: str) -> int:
 
 
 def train_coexpression_vectors(
-    matrix: sp.csr_matrix,
-    dim: int = 200,
-    seed: int = 0,
-    pairs_per_gene: int = 20,
-    min_correlation: float = 0.1,
-    epochs: int = 50,
+    matrix: sp.csr_matrix, *, dim: int, seed: int, pairs_per_gene: int, min_correlation: float, epochs: int
 ) -> dict[int, np.ndarray]:
     """Gene2vec-style vectors for the genes (columns of ``matrix``) that occur in a co-expression pair."""
     pairs = coexpression_pairs(matrix, pairs_per_gene, min_correlation)
@@ -155,7 +185,7 @@ def align_to_pretrained(
 
 def assemble(
     n_genes: int, dim: int, pretrained: dict[int, np.ndarray], coexpression: dict[int, np.ndarray], seed: int,
-    random_std: float = 0.01,
+    random_std: float,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The (n_genes, dim) float32 matrix and each row's source name (pretrained > coexpression > random)."""
     rng = np.random.default_rng([seed, 1])  # a stream apart from the sentence shuffle
@@ -179,37 +209,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pretrained", help="Gene2vec vectors, word2vec text format (needs --gene-table)")
     parser.add_argument("--gene-table", help="gene table used to map the pretrained file's symbols")
     parser.add_argument("--corpus", help="sharded CSR corpus directory (columns = vocabulary genes)")
-    parser.add_argument("--dim", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cells", type=int, default=20000, help="cells subsampled for co-expression")
-    parser.add_argument("--pairs-per-gene", type=int, default=20)
-    parser.add_argument("--min-correlation", type=float, default=0.1)
-    parser.add_argument("--epochs", type=int, default=50, help="Word2Vec passes over the gene pairs")
-    parser.add_argument("--random-std", type=float, default=0.01)
     parser.add_argument("--out", required=True, help=".npy matrix to write")
     parser.add_argument("--sources", required=True, help="TSV saying where each gene's vector came from")
+    add_settings_argument(parser, "gene2vec")
     args = parser.parse_args(argv)
+    settings = from_mapping(Gene2vecSettings, parse_settings(args.settings, "gene2vec"), "gene2vec")
     logging.getLogger("gensim").setLevel(logging.WARNING)  # one INFO line per epoch otherwise
     if args.pretrained and not args.gene_table:
         parser.error("--pretrained needs --gene-table")
-    if args.min_correlation < 0 or args.dim < 1 or args.cells < 2 or args.pairs_per_gene < 1:
-        parser.error("need --min-correlation >= 0, --dim >= 1, --cells >= 2, --pairs-per-gene >= 1")
     vocab = read_vocabulary(args.vocabulary)
     pretrained = {}
     if args.pretrained:
-        pretrained = pretrained_vectors(args.pretrained, vocab, read_gene_table(args.gene_table), args.dim)
+        pretrained = pretrained_vectors(args.pretrained, vocab, read_gene_table(args.gene_table), settings.dim)
     coexpression = {}
     if args.corpus and len(pretrained) < len(vocab):
         corpus = ShardedCSR(args.corpus)
         if corpus.n_genes != len(vocab):
             raise InputError(args.corpus, f"corpus has {corpus.n_genes} genes, the vocabulary {len(vocab)}")
-        cells = corpus.rows(sample_cells(corpus.n_cells, args.cells, args.seed))
+        cells = corpus.rows(sample_cells(corpus.n_cells, settings.cells, settings.seed))
         coexpression = train_coexpression_vectors(
-            cells, args.dim, args.seed, args.pairs_per_gene, args.min_correlation, args.epochs
-        )
+            cells, dim=settings.dim, seed=settings.seed, pairs_per_gene=settings.pairs_per_gene,
+            min_correlation=settings.min_correlation, epochs=settings.epochs,
+        )  # fmt: skip
         if pretrained:
-            coexpression = align_to_pretrained(coexpression, pretrained, min_shared=args.dim)
-    vectors, source = assemble(len(vocab), args.dim, pretrained, coexpression, args.seed, args.random_std)
+            coexpression = align_to_pretrained(coexpression, pretrained, min_shared=settings.dim)
+    vectors, source = assemble(len(vocab), settings.dim, pretrained, coexpression, settings.seed, settings.random_std)
     with atomic_path(args.out) as tmp:
         np.save(tmp, vectors)
     write_tsv(vocab[["index", "ensembl_id", "symbol"]].assign(source=source), args.sources)

@@ -1,8 +1,9 @@
 """Bring a gene table into the workflow's layout: validate ours, or convert HGNC's complete set.
 
 HGNC's ``hgnc_complete_set.txt`` (paper scale) has one row per approved symbol with pipe-separated
-``prev_symbol`` / ``alias_symbol`` lists, ``locus_group`` and ``entrez_id``; rows without an Ensembl
-ID cannot enter an Ensembl vocabulary and are dropped (their count is logged).
+``prev_symbol`` / ``alias_symbol`` lists, ``locus_group``, ``entrez_id`` and (optional here) the
+pipe-separated ``uniprot_ids``, which GAF files identify proteins by; rows without an Ensembl ID cannot
+enter an Ensembl vocabulary and are dropped (their count is logged).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from sclong.io.atomic import atomic_path
 from sclong.knowledge.files import read_text_table
-from sclong.knowledge.genes import REQUIRED_COLUMNS, read_gene_table
+from sclong.knowledge.genes import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, read_gene_table
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ def convert_hgnc(path: str | Path) -> pd.DataFrame:
     log.info("%d of %d HGNC genes have an Ensembl ID; the others are dropped", len(with_id), len(hgnc))
 
     def comma_list(column: str) -> pd.Series:
+        if column not in with_id:
+            return pd.Series("", index=with_id.index)
         return with_id[column].str.strip('"').str.split("|").map(lambda items: ", ".join(i for i in items if i))
 
     return pd.DataFrame(
@@ -56,8 +59,9 @@ def convert_hgnc(path: str | Path) -> pd.DataFrame:
             "entrez": with_id["entrez_id"],
             "previous_symbols": comma_list("prev_symbol"),
             "alias_symbols": comma_list("alias_symbol"),
+            "uniprot_ids": comma_list("uniprot_ids"),
         },
-        columns=list(REQUIRED_COLUMNS),
+        columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS],
     )
 
 
@@ -66,7 +70,7 @@ def prepare_gene_table(source: str | Path, table_format: str, out: str | Path) -
     if table_format == "hgnc":
         frame = convert_hgnc(source)
     else:
-        frame = read_gene_table(source).frame[list(REQUIRED_COLUMNS)]
+        frame = read_gene_table(source).frame[[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]]
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, sep="\t", index=False)
         read_gene_table(tmp)

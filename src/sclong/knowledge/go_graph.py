@@ -3,13 +3,18 @@
 * Ontology: parsed with goatools. A full ``go.obo`` is reduced to go-basic semantics for propagation:
   only ``is_a`` and ``part_of`` links within one namespace are followed. Obsolete terms are dropped;
   annotations to an ``alt_id`` count for its primary term.
-* Annotations: GAF 2.1 via :mod:`sclong.knowledge.gaf` (malformed lines and NOT annotations skipped);
-  annotations to unknown or obsolete GO IDs and to genes outside the vocabulary are dropped (counted
-  in the log); namespaces (BP, MF, CC) are selectable. N_u = the set of terms annotated directly to gene
-  u; with ``propagate`` all their ancestors are added.
-* Similarity: J(u, v) = |N_u & N_v| / |N_u | N_v| from a binary gene x term CSR matrix B (intersections
-  B @ B.T, unions |N_u| + |N_v| - intersection), computed in blocks of target rows so memory stays
-  bounded by block_size x n_genes.
+* Annotations: GAF 2.1 via :mod:`sclong.knowledge.gaf` (malformed lines and NOT annotations skipped,
+  GAF genes mapped by database ID, then symbol, then synonyms); annotations to unknown or obsolete GO
+  IDs and to genes outside the vocabulary are dropped (counted in the log); namespaces (BP, MF, CC) are
+  selectable. N_u = the set of terms annotated directly to gene u; with ``propagate`` all their
+  ancestors are added.
+* Similarity: J(u, v) = |N_u & N_v| / |N_u | N_v| from a binary gene x term CSR matrix B (unions
+  |N_u| + |N_v| - intersection), in blocks of target rows so memory stays bounded by
+  2 x block_size x n_genes float32. Intersections are exact integer counts: the few terms annotated to at
+  least 1/32 of the genes (which make the product dense) go through a float32 matrix product, the
+  others through a sparse one. Candidates are chosen on float32 Jaccard values (correctly rounded, so
+  ordered like the exact ones), then ranked on the exact float64 values: the edges are those of the
+  exact computation.
 * Edges: for every target gene v, the k source genes u != v with the highest J(u, v) > min_jaccard
   (ties: lower vocabulary index first). The edge list has columns ``source target source_id target_id
   weight`` (vocabulary indices, Ensembl IDs, J) sorted by target, then rank.
@@ -21,7 +26,8 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,17 +38,43 @@ from goatools.obo_parser import GODag
 from tqdm import tqdm
 
 from sclong.cli import run_module_main
-from sclong.errors import InputError
+from sclong.errors import ConfigError, InputError
 from sclong.io.atomic import atomic_path
 from sclong.knowledge.files import plain_path
-from sclong.knowledge.gaf import GafAnnotations, map_gaf_symbols, read_gaf
+from sclong.knowledge.gaf import GafAnnotations, add_gaf_settings_argument, map_gaf_genes, parse_gaf_settings, read_gaf
 from sclong.knowledge.genes import read_gene_table
 from sclong.knowledge.vocabulary import read_vocabulary
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
 
 NAMESPACES = {"BP": "biological_process", "MF": "molecular_function", "CC": "cellular_component"}
 EDGE_COLUMNS = ("source", "target", "source_id", "target_id", "weight")
+DENSE_TERM_SHARE = 32  # terms annotated to >= 1/32 of the genes take the dense product
+BOUND_GROUPS_PER_K = 4  # column groups per neighbour for the lower bound of a row's k-th value
+
+
+@dataclass(frozen=True)
+class GoGraphSettings:
+    """The ``go_graph`` config section (``random_seed`` is read by :mod:`sclong.knowledge.random_go`)."""
+
+    top_k: int
+    min_jaccard: float
+    propagate: bool
+    namespaces: list[str]
+    random_seed: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.top_k, int) or self.top_k < 1:
+            raise ConfigError("go_graph.top_k", "must be an integer >= 1")
+        if not 0 <= self.min_jaccard < 1:
+            raise ConfigError("go_graph.min_jaccard", "must be in [0, 1)")
+        if not isinstance(self.propagate, bool):
+            raise ConfigError("go_graph.propagate", "must be true or false")
+        if not self.namespaces or not set(self.namespaces) <= set(NAMESPACES):
+            raise ConfigError("go_graph.namespaces", f"must be a non-empty subset of {', '.join(NAMESPACES)}")
+        if not isinstance(self.random_seed, int):
+            raise ConfigError("go_graph.random_seed", "must be an integer")
 
 
 def load_go_dag(path: str | Path) -> GODag:
@@ -61,7 +93,7 @@ def load_go_dag(path: str | Path) -> GODag:
 
 
 def term_matrix(
-    gene_terms: pd.DataFrame, n_genes: int, dag: GODag, propagate: bool = False
+    gene_terms: pd.DataFrame, n_genes: int, dag: GODag, propagate: bool
 ) -> tuple[sp.csr_matrix, list[str]]:
     """Binary gene x term CSR matrix from (``gene`` index, ``go_id``) pairs; returns it and the term IDs.
 
@@ -87,75 +119,129 @@ def term_matrix(
     return matrix.astype(np.int32), terms
 
 
-def jaccard_blocks(matrix: sp.csr_matrix, block_size: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (first row, dense float64 Jaccard block of rows x all genes) for blocks of target rows.
+def intersection_blocks(matrix: sp.csr_matrix, block_size: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (first row, float32 |N_u & N_v| of rows [first, first + block_size) x all genes).
 
-    Intersections come from the sparse product B[rows] @ B.T; pairs sharing no term get 0.
+    The counts are exact (integers far below 2**24). Terms annotated to at least 1/:data:`DENSE_TERM_SHARE`
+    of the genes are multiplied densely, the rest sparsely. The yielded array is reused by the next
+    block: use it before asking for the next one.
     """
-    sizes = np.asarray(matrix.sum(axis=1)).ravel().astype(np.float64)
-    transposed = matrix.T.tocsr()
-    for start in range(0, matrix.shape[0], block_size):
-        inter = (matrix[start : start + block_size] @ transposed).tocsr()
-        rows = np.repeat(np.arange(inter.shape[0]), np.diff(inter.indptr)) + start
-        inter.data = inter.data / (sizes[rows] + sizes[inter.indices] - inter.data)
-        yield start, inter.toarray()
+    n_genes, n_terms = matrix.shape
+    if n_terms >= 2**24:
+        raise ValueError("too many terms for exact float32 intersection counts")
+    by_term = sp.csc_matrix(matrix)
+    frequent = np.diff(by_term.indptr) * DENSE_TERM_SHARE >= n_genes
+    dense = by_term[:, frequent].toarray().astype(np.float32)
+    dense_t = np.ascontiguousarray(dense.T)
+    sparse = by_term[:, ~frequent].tocsr().astype(np.float32)
+    sparse_t = sparse.T.tocsr()
+    buffer = np.empty((min(block_size, n_genes), n_genes), dtype=np.float32)
+    for start in range(0, n_genes, block_size):
+        stop = min(start + block_size, n_genes)
+        block = buffer[: stop - start]
+        np.matmul(dense[start:stop], dense_t, out=block)
+        product = (sparse[start:stop] @ sparse_t).tocsr()  # one entry per (row, column): no repeats
+        flat = np.repeat(np.arange(stop - start, dtype=np.int64) * n_genes, np.diff(product.indptr))
+        block.reshape(-1)[flat + product.indices] += product.data
+        yield start, block
 
 
-def top_k(block: np.ndarray, first_row: int, k: int, min_value: float) -> tuple[np.ndarray, ...]:
+def top_k(
+    block: np.ndarray,
+    first_row: int,
+    k: int,
+    min_value: float,
+    exact: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
     """Top-k columns per row of a similarity block (rows are genes first_row...; columns all genes).
 
     The row's own gene and values <= ``min_value`` (which must be >= 0) are excluded. Returns (sources,
     targets, weights) ordered by target, then value descending, then lower source index. ``block`` is
-    modified in place.
+    modified in place. With ``exact`` (``exact(rows, columns)``: the exact values of those block
+    entries), ``block`` may hold a cheaper image of the exact values that is monotone non-decreasing in
+    them and positive exactly where they are (e.g. their float32 roundings): entries are chosen on
+    ``block`` and ranked, thresholded and returned on their exact values.
     """
-    rows = np.arange(block.shape[0])
-    block[rows, first_row + rows] = -1.0  # no self-loops
-    # The maxima of k disjoint column groups are k distinct entries, so their minimum is a lower bound
-    # of the row's k-th largest value: only entries at or above it can be in the row's top k.
-    groups = np.linspace(0, block.shape[1], min(k, block.shape[1]) + 1).astype(np.int64)[:-1]
-    bound = np.maximum(np.maximum.reduceat(block, groups, axis=1).min(axis=1), min_value)
-    target, source = np.nonzero((block >= bound[:, None]) & (block > min_value))
-    weight = block[target, source]
+    n_rows, n_cols = block.shape
+    rows = np.arange(n_rows)
+    block[rows, first_row + rows] = -1  # no self-loops
+    floor = block.dtype.type(min_value)
+    if n_cols > k:
+        # The maxima of G disjoint column groups are G distinct entries, so the k-th largest maximum is a
+        # lower bound of the row's k-th largest value: only entries at or above it can be in the top k.
+        n_groups = min(n_cols, BOUND_GROUPS_PER_K * k)
+        groups = np.linspace(0, n_cols, n_groups + 1).astype(np.int64)[:-1]
+        maxima = np.maximum.reduceat(block, groups, axis=1)
+        bound = np.maximum(np.partition(maxima, n_groups - k, axis=1)[:, n_groups - k], floor)
+    else:
+        bound = np.full(n_rows, floor)
+    chosen = block >= bound[:, None]
+    chosen &= block > 0
+    target, source = np.divmod(np.flatnonzero(chosen), n_cols)
+    weight = block[target, source] if exact is None else exact(target, source)
     order = np.lexsort((source, -weight, target))
     target, source, weight = target[order], source[order], weight[order]
     rank = np.arange(len(target)) - np.searchsorted(target, target, side="left")
-    keep = rank < k
+    keep = (rank < k) & (weight > min_value)
     return source[keep], target[keep] + first_row, weight[keep]
 
 
-def build_edges(matrix: sp.csr_matrix, k: int = 20, min_jaccard: float = 0.0, block_size: int = 1024) -> pd.DataFrame:
-    """Top-k Jaccard edges of a binary gene x term matrix: columns ``source``, ``target``, ``weight``."""
-    parts = []
-    n_blocks = -(-matrix.shape[0] // block_size)
-    for start, block in tqdm(jaccard_blocks(matrix, block_size), total=n_blocks, desc="jaccard blocks", unit="block"):
-        parts.append(top_k(block, start, k, min_jaccard))
+def build_edges(matrix: sp.csr_matrix, k: int, min_jaccard: float, block_size: int = 1024) -> pd.DataFrame:
+    """Top-k Jaccard edges of a binary gene x term matrix: columns ``source``, ``target``, ``weight``.
+
+    Genes without terms have J = 0 with every gene, so they take no part in the computation.
+    """
+    annotated = np.flatnonzero(matrix.getnnz(axis=1))
+    matrix = sp.csr_matrix(matrix)[annotated]
+    sizes = np.asarray(matrix.getnnz(axis=1), dtype=np.float64)
+    sizes32 = sizes.astype(np.float32)
+    n_genes = matrix.shape[0]
+    approx = np.empty((min(block_size, n_genes), n_genes), dtype=np.float32)
+    parts = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))]
+    blocks = intersection_blocks(matrix, block_size)
+    for start, inter in tqdm(blocks, total=-(-n_genes // block_size), desc="jaccard blocks", unit="block"):
+        stop = start + len(inter)
+        jaccard = approx[: len(inter)]
+        np.subtract(sizes32[None, :], inter, out=jaccard)
+        jaccard += sizes32[start:stop, None]
+        np.divide(inter, jaccard, out=jaccard)
+
+        def exact(rows: np.ndarray, cols: np.ndarray, inter: np.ndarray = inter, start: int = start) -> np.ndarray:
+            shared = inter[rows, cols].astype(np.float64)
+            return shared / (sizes[start + rows] + sizes[cols] - shared)
+
+        parts.append(top_k(jaccard, start, k, min_jaccard, exact))
     sources, targets, weights = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return pd.DataFrame({"source": sources.astype(np.int64), "target": targets.astype(np.int64), "weight": weights})
+    return pd.DataFrame({"source": annotated[sources], "target": annotated[targets], "weight": weights})
 
 
 def annotation_pairs(
     vocab: pd.DataFrame, annotations: GafAnnotations, mapping: pd.DataFrame, dag: GODag, namespaces: Sequence[str]
 ) -> pd.DataFrame:
-    """Distinct (vocabulary ``gene`` index, primary ``go_id``) pairs of the selected namespaces.
+    """Distinct (vocabulary ``gene`` index, primary ``go_id``) pairs of the selected namespaces, sorted.
 
-    ``mapping`` is :func:`sclong.knowledge.gaf.map_gaf_symbols` of ``annotations``.
+    ``mapping`` is :func:`sclong.knowledge.gaf.map_gaf_genes` of ``annotations``.
     """
-    to_gene = mapping.dropna(subset=["ensembl_id"]).set_index("query")["ensembl_id"]
     vocab_index = pd.Series(vocab["index"].to_numpy(), index=vocab["ensembl_id"])
-    frame = annotations.frame
-    gene = frame["symbol"].map(to_gene).map(vocab_index)
-    known = {go_id: term.id for go_id, term in dag.items() if term.namespace in {NAMESPACES[n] for n in namespaces}}
-    primary = frame["go_id"].map(known)
-    in_dag = frame["go_id"].isin(dag.keys())
-    pairs = pd.DataFrame({"gene": gene, "go_id": primary}).dropna().drop_duplicates()
-    pairs["gene"] = pairs["gene"].astype(np.int64)
+    gene = mapping["ensembl_id"].map(vocab_index).to_numpy(dtype=np.float64)[annotations.frame["gene"].to_numpy()]
+    go_id = annotations.frame["go_id"].cat
+    wanted = {NAMESPACES[n] for n in namespaces}
+    in_dag = np.array([term in dag for term in go_id.categories], dtype=bool)
+    primary = np.array([dag[term].id if known and dag[term].namespace in wanted else "" for term, known in
+                        zip(go_id.categories, in_dag, strict=True)], dtype=str)  # fmt: skip
+    terms, term_code = np.unique(primary, return_inverse=True)  # "" (not wanted) sorts first
+    code = term_code.ravel()[go_id.codes.to_numpy()]
+    keep = ~np.isnan(gene) & (terms[code] != "")
+    pairs = np.unique(gene[keep].astype(np.int64) * len(terms) + code[keep])
+    result = pd.DataFrame({"gene": pairs // len(terms), "go_id": terms[pairs % len(terms)].astype(object)})
+    line_in_dag = in_dag[go_id.codes.to_numpy()]
     log.info(
         "annotations: %d kept lines; %d to unknown/obsolete GO IDs, %d to other namespaces, %d to genes outside "
         "the vocabulary dropped; %d distinct gene-term pairs for %d genes",
-        len(frame), int((~in_dag).sum()), int((in_dag & primary.isna()).sum()), int(gene.isna().sum()),
-        len(pairs), pairs["gene"].nunique(),
+        len(gene), int((~line_in_dag).sum()), int((line_in_dag & (terms[code] == "")).sum()),
+        int(np.isnan(gene).sum()), len(result), result["gene"].nunique(),
     )  # fmt: skip
-    return pairs.sort_values(["gene", "go_id"], ignore_index=True)
+    return result
 
 
 def write_edges(edges: pd.DataFrame, vocab: pd.DataFrame, path: str | Path) -> None:
@@ -165,9 +251,11 @@ def write_edges(edges: pd.DataFrame, vocab: pd.DataFrame, path: str | Path) -> N
 
 
 def write_edge_table(edges: pd.DataFrame, path: str | Path) -> None:
-    """Write the :data:`EDGE_COLUMNS` of an edge table as TSV, atomically."""
-    with atomic_path(path) as tmp:
-        edges[list(EDGE_COLUMNS)].to_csv(tmp, sep="\t", index=False, float_format="%.8g")
+    """Write the :data:`EDGE_COLUMNS` of an edge table as TSV (weights as ``%.8g``), atomically."""
+    columns = [edges[column].tolist() for column in EDGE_COLUMNS]
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        handle.write("\t".join(EDGE_COLUMNS) + "\n")
+        handle.writelines(map("{}\t{}\t{}\t{}\t{:.8g}\n".format, *columns))
 
 
 def read_edge_table(path: str | Path) -> pd.DataFrame:
@@ -196,29 +284,29 @@ def read_graph(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sclong.knowledge.go_graph", description=__doc__.split("\n")[0])
     parser.add_argument("--vocabulary", required=True, help="vocabulary.tsv")
-    parser.add_argument("--gene-table", required=True, help="gene table TSV(.gz) used to map GAF symbols")
+    parser.add_argument("--gene-table", required=True, help="gene table TSV(.gz) used to map GAF genes")
     parser.add_argument("--gaf", required=True, help="GO annotations, GAF 2.1 (.gz)")
     parser.add_argument("--obo", required=True, help="GO ontology, OBO (.gz)")
-    parser.add_argument("--namespaces", default="BP,MF,CC", help="comma-separated subset of BP,MF,CC")
-    parser.add_argument("--propagate", action="store_true", help="add all ancestors of annotated terms")
-    parser.add_argument("--top-k", type=int, default=20, help="neighbours per target gene")
-    parser.add_argument("--min-jaccard", type=float, default=0.0, help="keep pairs with J > this")
-    parser.add_argument("--block-size", type=int, default=1024, help="target rows per Jaccard block")
+    parser.add_argument("--block-size", type=int, default=1024, help="target rows per Jaccard block (memory)")
     parser.add_argument("--out", required=True, help="edge list TSV to write")
+    add_settings_argument(parser, "go_graph")
+    add_gaf_settings_argument(parser)
     args = parser.parse_args(argv)
-    namespaces = [n.strip() for n in args.namespaces.split(",") if n.strip()]
-    if not namespaces or set(namespaces) - set(NAMESPACES):
-        parser.error(f"--namespaces must be a subset of {','.join(NAMESPACES)}")
-    if args.top_k < 1 or args.block_size < 1 or not 0 <= args.min_jaccard < 1:
-        parser.error("--top-k and --block-size must be >= 1 and --min-jaccard in [0, 1)")
+    settings = from_mapping(GoGraphSettings, parse_settings(args.settings, "go_graph"), "go_graph")
+    gaf_settings = parse_gaf_settings(args.gaf_settings)
+    if args.block_size < 1:
+        parser.error("--block-size must be >= 1")
     started = time.perf_counter()
     vocab = read_vocabulary(args.vocabulary)
+    if settings.top_k >= len(vocab):
+        raise ConfigError("go_graph.top_k", f"is {settings.top_k}, but the vocabulary has {len(vocab)} genes, "
+                          f"so a gene has at most {len(vocab) - 1} neighbours")  # fmt: skip
     dag = load_go_dag(args.obo)
-    annotations = read_gaf(args.gaf)
-    mapping = map_gaf_symbols(annotations, read_gene_table(args.gene_table))
-    pairs = annotation_pairs(vocab, annotations, mapping, dag, namespaces)
-    matrix, terms = term_matrix(pairs, len(vocab), dag, args.propagate)
-    edges = build_edges(matrix, args.top_k, args.min_jaccard, args.block_size)
+    annotations = read_gaf(args.gaf, gaf_settings.max_malformed_fraction)
+    mapping = map_gaf_genes(annotations, read_gene_table(args.gene_table))
+    pairs = annotation_pairs(vocab, annotations, mapping, dag, settings.namespaces)
+    matrix, terms = term_matrix(pairs, len(vocab), dag, settings.propagate)
+    edges = build_edges(matrix, settings.top_k, settings.min_jaccard, args.block_size)
     write_edges(edges, vocab, args.out)
     log.info(
         "GO graph: %d genes (%d with terms), %d terms, %d edges, mean weight %.3f, %.1f s",

@@ -1,4 +1,7 @@
-"""The "Random GO" ablation: the GO graph's edges with weights drawn from U(0, 1)."""
+"""The "Random GO" ablation: the GO graph's edges with weights drawn from U(0, 1).
+
+The seed is ``go_graph.random_seed``: the command takes the whole ``go_graph`` config section.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from sclong.cli import run_module_main
-from sclong.knowledge.go_graph import read_edge_table, write_edge_table
+from sclong.knowledge.go_graph import GoGraphSettings, read_edge_table, write_edge_table
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +28,13 @@ def randomize_weights(edges: pd.DataFrame, seed: int) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sclong.knowledge.random_go", description=__doc__.split("\n")[0])
     parser.add_argument("--in", dest="graph", required=True, help="GO graph edge list TSV")
-    parser.add_argument("--seed", type=int, required=True, help="seed of the weight generator")
     parser.add_argument("--out", required=True, help="edge list TSV to write")
+    add_settings_argument(parser, "go_graph")
     args = parser.parse_args(argv)
-    randomized = randomize_weights(read_edge_table(args.graph), args.seed)
+    seed = from_mapping(GoGraphSettings, parse_settings(args.settings, "go_graph"), "go_graph").random_seed
+    randomized = randomize_weights(read_edge_table(args.graph), seed)
     write_edge_table(randomized, args.out)
-    log.info("random GO: %d edges, weights U(0,1) with seed %d", len(randomized), args.seed)
+    log.info("random GO: %d edges, weights U(0,1) with seed go_graph.random_seed = %d", len(randomized), seed)
     return 0
 
 

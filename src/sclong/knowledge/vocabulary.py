@@ -8,13 +8,14 @@ Sources (each flagged by a 0/1 column of ``vocabulary.tsv``):
   are never "top"; ties broken by lower Ensembl ID);
 * ``protein_coding``: every protein-coding gene of the gene table on the primary assembly (1-22, X, Y,
   MT; alternate-haplotype copies would only duplicate them);
-* ``go``: every gene with at least one positive annotation in the GAF (symbols mapped as in
-  :mod:`sclong.knowledge.gaf`);
+* ``go``: every gene with at least one positive annotation in the GAF (GAF genes mapped as in
+  :mod:`sclong.knowledge.gaf`: database ID, then symbol, then synonyms);
 * ``gene2vec``: every gene of a Gene2vec word2vec text file (optional).
 
 Rows are sorted by Ensembl ID and numbered from 0 (``index``). ``mapping_report.tsv`` lists every
 input symbol per source that was unmapped or ambiguous (resolved by the rule of
-:mod:`sclong.knowledge.genes`), with the reason.
+:mod:`sclong.knowledge.genes`; a symbol that HGNC and Ensembl give to different genes says so), and
+every GAF gene whose Ensembl gene also receives a GAF gene with another symbol, with the reason.
 """
 
 from __future__ import annotations
@@ -22,16 +23,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from sclong.cli import run_module_main
-from sclong.errors import InputError
+from sclong.errors import ConfigError, InputError
 from sclong.io.atomic import atomic_path
-from sclong.knowledge.gaf import map_gaf_symbols, read_gaf
+from sclong.knowledge.gaf import (
+    GafAnnotations,
+    add_gaf_settings_argument,
+    gaf_collisions,
+    map_gaf_genes,
+    parse_gaf_settings,
+    read_gaf,
+)
 from sclong.knowledge.gene2vec_file import read_word2vec_text
 from sclong.knowledge.genes import PRIMARY_CHROMOSOMES, GeneTable, map_symbols, read_gene_table
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +49,18 @@ SOURCES = ("top_expressed", "protein_coding", "go", "gene2vec")
 COLUMNS = ("index", "ensembl_id", "symbol", "biotype", "entrez", "nonzero_cells", *SOURCES)
 COUNT_COLUMNS = ("feature_id", "feature_name", "nonzero_cells")
 REPORT_COLUMNS = ("source", "query", "how", "level", "ensembl_id", "candidates", "reason")
+PREFERENCE = "protein-coding > primary assembly > lowest ID"
+
+
+@dataclass(frozen=True)
+class VocabularySettings:
+    """The ``vocabulary`` config section."""
+
+    top_n_expressed: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.top_n_expressed, int) or self.top_n_expressed < 0:
+            raise ConfigError("vocabulary.top_n_expressed", "must be an integer >= 0")
 
 
 def read_counts(path: str | Path, table: GeneTable) -> tuple[pd.Series, pd.DataFrame]:
@@ -68,27 +90,48 @@ def top_genes(per_gene: pd.Series, n: int) -> list[str]:
     return frame["gene"].head(n).tolist()
 
 
-def report_rows(source: str, mapping: pd.DataFrame) -> pd.DataFrame:
+def report_rows(source: str, mapping: pd.DataFrame, table: GeneTable) -> pd.DataFrame:
     """Rows of the mapping report for the unmapped and ambiguous queries of one source."""
     rows = mapping[mapping["how"].isin(["unmapped", "ambiguous"])].copy()
-    n_candidates = rows["candidates"].str.count(",") + 1
-    rows["reason"] = [
-        f"{n} genes share this {level} symbol; chose {gene} (protein-coding > primary assembly > lowest ID)"
-        if how == "ambiguous"
-        else "unknown Ensembl ID"
-        if query.strip().startswith("ENSG")
-        else "no current, previous or alias symbol matches" + (" (GAF synonyms tried too)" if source == "go" else "")
-        for how, level, gene, n, query in zip(
-            rows["how"], rows["level"], rows["ensembl_id"], n_candidates, rows["query"], strict=True
-        )
-    ]
+    rows["reason"] = [_reason(source, row, table) for row in rows.itertuples(index=False)]
+    if "gaf_id" in rows:
+        rows["reason"] = rows["gaf_id"] + ": " + rows["reason"]
     rows["source"] = source
     return rows.reindex(columns=list(REPORT_COLUMNS))
 
 
+def _reason(source: str, row: tuple, table: GeneTable) -> str:
+    """Why one query of the mapping report is unmapped or how its ambiguity was resolved."""
+    if row.how == "unmapped":
+        if row.query.strip().startswith("ENSG"):
+            return "unknown Ensembl ID"
+        tried = " (GAF synonyms and database ID tried too)" if source == "go" else ""
+        return f"no current, previous or alias symbol matches{tried}"
+    candidates = row.candidates.split(", ")
+    if row.level in ("entrez", "uniprot_ids"):
+        return f"{len(candidates)} genes share this {row.level} ID; chose {row.ensembl_id} ({PREFERENCE})"
+    matched = getattr(row, "via", "") or row.query  # a GAF synonym may have matched instead of the symbol
+    note = f" {matched} (a GAF synonym)" if matched != row.query else ""
+    key = matched.strip().upper()
+    if row.level == "current" and key in table.symbol_conflicts:
+        hgnc = [gene for gene in candidates if table.frame.at[gene, "hgnc_symbol"].upper() == key]
+        ensembl = [gene for gene in candidates if gene not in hgnc]
+        return (f"HGNC gives this symbol{note} to {', '.join(hgnc)}, Ensembl's display name to {', '.join(ensembl)}; "
+                f"chose {row.ensembl_id} ({PREFERENCE})")  # fmt: skip
+    return f"{len(candidates)} genes share this {row.level} symbol{note}; chose {row.ensembl_id} ({PREFERENCE})"
+
+
+def collision_rows(mapping: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the mapping report for GAF genes with different symbols that map to one Ensembl gene."""
+    rows = gaf_collisions(mapping)
+    rows["reason"] = (rows["gaf_id"] + ": GAF genes " + rows["shared_by"] + " all map to " + rows["ensembl_id"]
+                      + "; their annotations are merged")  # fmt: skip
+    return rows.assign(source="go").reindex(columns=list(REPORT_COLUMNS))
+
+
 def build_vocabulary(
     table: GeneTable,
-    gaf_path: str | Path,
+    annotations: GafAnnotations,
     counts_path: str | Path,
     top_n: int,
     gene2vec_path: str | Path | None = None,
@@ -97,7 +140,7 @@ def build_vocabulary(
     per_gene, count_mapping = read_counts(counts_path, table)
     frame = table.frame
     coding = frame.index[(frame["biotype"] == "protein_coding") & frame["chromosome"].isin(PRIMARY_CHROMOSOMES)]
-    gaf_mapping = map_gaf_symbols(read_gaf(gaf_path), table)
+    gaf_mapping = map_gaf_genes(annotations, table)
     members = {
         "top_expressed": set(top_genes(per_gene, top_n)),
         "protein_coding": set(coding),
@@ -118,7 +161,8 @@ def build_vocabulary(
     vocab["nonzero_cells"] = per_gene.reindex(genes, fill_value=0).to_numpy()
     for source in SOURCES:
         vocab[source] = vocab["ensembl_id"].isin(members[source]).astype("int8")
-    report = pd.concat([report_rows(source, mapping) for source, mapping in mappings.items()], ignore_index=True)
+    parts = [report_rows(source, mapping, table) for source, mapping in mappings.items()]
+    report = pd.concat([*parts, collision_rows(gaf_mapping)], ignore_index=True)
     _log_summary(vocab, mappings, members)
     return vocab, report
 
@@ -165,14 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gaf", required=True, help="GO annotations, GAF 2.1 (.gz)")
     parser.add_argument("--gene2vec", help="optional Gene2vec vectors, word2vec text format")
     parser.add_argument("--counts", required=True, help="per-gene non-zero cell counts TSV")
-    parser.add_argument("--top-n", type=int, required=True, help="number of top-expressed genes")
     parser.add_argument("--out", required=True, help="vocabulary.tsv to write")
     parser.add_argument("--report", required=True, help="mapping_report.tsv to write")
+    add_settings_argument(parser, "vocabulary")
+    add_gaf_settings_argument(parser)
     args = parser.parse_args(argv)
-    if args.top_n < 0:
-        parser.error("--top-n must be >= 0")
+    settings = from_mapping(VocabularySettings, parse_settings(args.settings, "vocabulary"), "vocabulary")
+    gaf_settings = parse_gaf_settings(args.gaf_settings)
     table = read_gene_table(args.gene_table)
-    vocab, report = build_vocabulary(table, args.gaf, args.counts, args.top_n, args.gene2vec)
+    annotations = read_gaf(args.gaf, gaf_settings.max_malformed_fraction)
+    vocab, report = build_vocabulary(table, annotations, args.counts, settings.top_n_expressed, args.gene2vec)
     write_tsv(vocab, args.out)
     write_tsv(report, args.report)
     return 0
