@@ -16,7 +16,9 @@ from sclong.config import (  # noqa: E402
     write_scale_stamp,
 )
 from sclong.errors import ConfigError  # noqa: E402
+from sclong.figures import FIGURES, figure_methods, get_figure  # noqa: E402
 from sclong.settings import to_json  # noqa: E402
+from sclong.tasks import TASK_MODULES, get_task  # noqa: E402
 
 ROOT = Path(workflow.basedir)
 SRC = ROOT / "src"
@@ -39,6 +41,7 @@ STATS = RESULTS / "stats"
 FIGURE_DIR = RESULTS / "figures"
 REPORT_DIR = RESULTS / "report"
 SCALE = config["scale"]
+REPORTED = "resources/paper/reported.tsv"
 VARIANTS = ["sclong", "wo_leg", "random_leg", "wo_go", "random_go"]
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
@@ -47,8 +50,13 @@ onstart:
     write_scale_stamp(config, Path.cwd())
 
 
+TASK_NAMES = [name for name in TASK_MODULES if name in config["tasks"]]
+SEEDS = config["tasks"]["seeds"]
+PER_SEED = config["tasks"]["job_per"] == "seed"
 LOCAL_CENSUS = config["corpus"]["local_census"]
-CENSUS_URI = str(CORPUS / "local_census") if LOCAL_CENSUS else config["corpus"]["census"]["uri"]
+CENSUS_URI = (
+    str(CORPUS / "local_census") if LOCAL_CENSUS else config["corpus"]["census"]["uri"]
+)
 EMBED_OPTIONS = {
     key: value
     for key, value in config["embed"].items()
@@ -81,23 +89,6 @@ def source_file(name):
 def optional_source(name):
     """Input list holding the source's local path, or nothing when the config sets it to null."""
     return [source_file(name)] if config["sources"].get(name) else []
-
-
-def cli_flags(options):
-    """Command-line flags for a mapping of option names to values: `--name value`, lists spread out,
-    booleans as bare flags, null values left out."""
-    flags = []
-    for name, value in options.items():
-        flag = f"--{name.replace('_', '-')}"
-        if value is None or value is False:
-            continue
-        if value is True:
-            flags.append(flag)
-        elif isinstance(value, list):
-            flags += [flag, *map(shlex.quote, map(str, value))] if value else []
-        else:
-            flags += [flag, shlex.quote(str(value))]
-    return " ".join(flags)
 
 
 def census_input():
@@ -143,3 +134,99 @@ def all_targets():
         *rules.stats_all.input,
         *rules.figures_all.input,
     ]
+
+
+# Datasets
+
+
+def dataset_file(name):
+    """The .h5ad of dataset ``name``: a user's `path`, else what a dataset rule writes."""
+    return config["datasets"][name].get("path") or DATASETS / f"{name}.h5ad"
+
+
+def builtin_datasets(kind):
+    """Names of the datasets of one builtin kind (a wildcard constraint; never empty)."""
+    names = [n for n, d in config["datasets"].items() if d.get("builtin") == kind]
+    return "|".join(names) or "^$"
+
+
+def converted_datasets():
+    """Names of the datasets converted from downloads (a wildcard constraint; never empty)."""
+    return "|".join(n for n, d in config["datasets"].items() if "format" in d) or "^$"
+
+
+def dataset_sources(wildcards):
+    """Role -> downloaded file of a converted dataset."""
+    files = config["datasets"][wildcards.dataset]["files"]
+    return {role: source_file(file["source"]) for role, file in files.items()}
+
+
+# Downstream tasks
+
+
+def task_seeds(task, method):
+    """The seeds a method of a task runs with."""
+    return SEEDS if get_task(task).seeded(method) else SEEDS[:1]
+
+
+def task_metrics(task, method):
+    """The metrics tables of every run of one method of one task."""
+    return [
+        TASKS / task / method / f"seed{seed}" / "metrics.tsv"
+        for seed in task_seeds(task, method)
+    ]
+
+
+def task_input_paths(task_name):
+    """Input function: the files the method of the job needs, by the names the task asks for."""
+    task = get_task(task_name)
+    settings = config["tasks"][task_name]
+
+    def inputs(wildcards):
+        paths = {
+            "dataset": dataset_file(settings["dataset"]),
+            "embedding": EMBEDDINGS / wildcards.method / f"{settings['dataset']}.h5ad",
+            "checkpoint": pretrained_weights(wildcards.method),
+            "go_graph": rules.go_graph.output[0],
+            "gene_table": rules.gene_table.output[0],
+        }
+        return {name: paths[name] for name in task.inputs(wildcards.method)}
+
+    return inputs
+
+
+def task_settings(task):
+    """The task's config section plus the settings it shares: tasks.device, embed.normalization."""
+    return {
+        **config["tasks"][task],
+        "device": config["tasks"]["device"],
+        "normalization": config["embed"]["normalization"],
+    }
+
+
+def input_flags(wildcards, input):
+    """``--input NAME=PATH`` for every named input (a checkpoint as its directory)."""
+    flags = []
+    for name, path in input.items():
+        path = Path(path).parent if name == "checkpoint" else Path(path)
+        flags += ["--input", shlex.quote(f"{name}={path}")]
+    return " ".join(flags)
+
+
+# Statistics and figures
+
+
+def figure_runs(figure):
+    """Metrics tables of every run a figure shows (its tasks' configured methods, each with its seeds)."""
+    spec = get_figure(figure)
+    return [
+        path
+        for task in spec.tasks
+        for method in figure_methods(spec, config["tasks"][task]["methods"])
+        for path in task_metrics(task, method)
+    ]
+
+
+def figure_caption(wildcards):
+    """The figure's own caption text (workflow/report/<figure>.rst)."""
+    return (ROOT / "workflow" / "report" / f"{wildcards.figure}.rst").read_text()

@@ -1,17 +1,6 @@
 # Cells for embeddings and downstream tasks: <results_dir>/datasets/<name>.h5ad, or the user's own file.
 
 
-def dataset_file(name):
-    """The .h5ad of dataset ``name``: a user's `path`, else what a dataset rule writes."""
-    return config["datasets"][name].get("path") or DATASETS / f"{name}.h5ad"
-
-
-def builtin_datasets(kind):
-    """Names of the datasets of one builtin kind (a wildcard constraint; never empty)."""
-    names = [n for n, d in config["datasets"].items() if d.get("builtin") == kind]
-    return "|".join(names) or "^$"
-
-
 rule dataset_pbmc68k:
     output:
         DATASETS / "{dataset}.h5ad",
@@ -51,17 +40,6 @@ if LOCAL_CENSUS:
                 "python -m sclong.data.simulate --genes {input:q} --settings {params.settings:q}"
                 " --out {output:q}"
             )
-
-
-def converted_datasets():
-    """Names of the datasets converted from downloads (a wildcard constraint; never empty)."""
-    return "|".join(n for n, d in config["datasets"].items() if "format" in d) or "^$"
-
-
-def dataset_sources(wildcards):
-    """Role -> downloaded file of a converted dataset."""
-    files = config["datasets"][wildcards.dataset]["files"]
-    return {role: source_file(file["source"]) for role, file in files.items()}
 
 
 rule dataset_convert:

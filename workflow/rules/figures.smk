@@ -1,25 +1,5 @@
 # Statistics, figures, the reproduced-vs-reported table: everything the report shows.
 
-from sclong.figures import FIGURES, figure_methods, get_figure  # noqa: E402
-
-REPORTED = "resources/paper/reported.tsv"
-
-
-def figure_runs(figure):
-    """Metrics tables of every run a figure shows (its tasks' configured methods, each with its seeds)."""
-    spec = get_figure(figure)
-    return [
-        path
-        for task in spec.tasks
-        for method in figure_methods(spec, config["tasks"][task]["methods"])
-        for path in task_metrics(task, method)
-    ]
-
-
-def figure_caption(wildcards):
-    """The figure's own caption text (workflow/report/<figure>.rst)."""
-    return (ROOT / "workflow" / "report" / f"{wildcards.figure}.rst").read_text()
-
 
 rule stats:
     input:

@@ -1,6 +1,5 @@
 # Gene knowledge: gene table, vocabulary, GO Jaccard graph (and its Random GO twin), Gene2vec matrix.
 # Each stage command takes its config section as one JSON mapping (--settings); paths stay flags.
-from sclong.settings import to_json
 
 
 rule gene_table:
@@ -15,7 +14,9 @@ rule gene_table:
     params:
         table_format=config["sources"]["gene_table"].get("format", "sclong"),
     shell:
-        "python -m sclong.knowledge.gene_table {input:q} {output:q} --format {params.table_format} 2> {log:q}"
+        logged(
+            "python -m sclong.knowledge.gene_table {input:q} {output:q} --format {params.table_format}"
+        )
 
 
 rule vocabulary:
@@ -38,10 +39,12 @@ rule vocabulary:
         settings=to_json(config["vocabulary"]),
         gaf_settings=to_json(config["go_annotations"]),
     shell:
-        "python -m sclong.knowledge.vocabulary --gene-table {input.gene_table:q} --gaf {input.gaf:q}"
-        " {params.gene2vec} --counts {input.counts:q} --settings {params.settings:q}"
-        " --gaf-settings {params.gaf_settings:q}"
-        " --out {output.vocabulary:q} --report {output.report:q} 2> {log:q}"
+        logged(
+            "python -m sclong.knowledge.vocabulary --gene-table {input.gene_table:q} --gaf {input.gaf:q}"
+            " {params.gene2vec} --counts {input.counts:q} --settings {params.settings:q}"
+            " --gaf-settings {params.gaf_settings:q}"
+            " --out {output.vocabulary:q} --report {output.report:q}"
+        )
 
 
 rule go_graph:
@@ -60,9 +63,11 @@ rule go_graph:
         settings=to_json(config["go_graph"]),
         gaf_settings=to_json(config["go_annotations"]),
     shell:
-        "python -m sclong.knowledge.go_graph --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q}"
-        " --gaf {input.gaf:q} --obo {input.obo:q} --settings {params.settings:q}"
-        " --gaf-settings {params.gaf_settings:q} --out {output:q} 2> {log:q}"
+        logged(
+            "python -m sclong.knowledge.go_graph --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q}"
+            " --gaf {input.gaf:q} --obo {input.obo:q} --settings {params.settings:q}"
+            " --gaf-settings {params.gaf_settings:q} --out {output:q}"
+        )
 
 
 rule go_graph_random:
@@ -77,8 +82,10 @@ rule go_graph_random:
     params:
         settings=to_json(config["go_graph"]),
     shell:
-        "python -m sclong.knowledge.random_go --in {input:q} --settings {params.settings:q}"
-        " --out {output:q} 2> {log:q}"
+        logged(
+            "python -m sclong.knowledge.random_go --in {input:q} --settings {params.settings:q}"
+            " --out {output:q}"
+        )
 
 
 rule gene2vec:
@@ -100,9 +107,11 @@ rule gene2vec:
         ),
         settings=to_json(config["gene2vec"]),
     shell:
-        "python -m sclong.knowledge.gene2vec --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q}"
-        " --corpus {input.corpus:q} {params.pretrained} --settings {params.settings:q}"
-        " --out {output.matrix:q} --sources {output.sources:q} 2> {log:q}"
+        logged(
+            "python -m sclong.knowledge.gene2vec --vocabulary {input.vocabulary:q} --gene-table {input.gene_table:q}"
+            " --corpus {input.corpus:q} {params.pretrained} --settings {params.settings:q}"
+            " --out {output.matrix:q} --sources {output.sources:q}"
+        )
 
 
 rule knowledge:

@@ -1,7 +1,6 @@
 # Pretraining: one run per trained variant; Random LEG is derived from the sclong checkpoint.
 # Each run writes a checkpoint bundle (weights, model config, copies of the vocabulary and gene table,
 # manifest with their sha256) that `sclong embed --checkpoint DIR` needs no other file for.
-from sclong.settings import to_json
 
 CHECKPOINT_FILES = {
     "weights": "model.safetensors",
@@ -69,8 +68,10 @@ rule random_leg:
         out=PRETRAIN / "random_leg",
         seed=config["pretrain"]["seed"],
     shell:
-        "python -m sclong.model.random_leg --checkpoint {params.source:q} --seed {params.seed}"
-        " --out {params.out:q} 2> {log:q}"
+        logged(
+            "python -m sclong.model.random_leg --checkpoint {params.source:q} --seed {params.seed}"
+            " --out {params.out:q}"
+        )
 
 
 rule pretrain_all:

@@ -1,5 +1,4 @@
 # External sources: one download rule for every source given as a URL in config `sources`.
-from sclong.settings import to_json
 
 
 rule download_source:
@@ -15,5 +14,7 @@ rule download_source:
         lock=config["checksum_lock"],
         settings=to_json(config["download"]),
     shell:
-        "python -m sclong.io.download {params.url:q} {output:q} --sha256 '{params.sha256}'"
-        " --lock-file {params.lock:q} --settings {params.settings:q} 2> {log:q}"
+        logged(
+            "python -m sclong.io.download {params.url:q} {output:q} --sha256 '{params.sha256}'"
+            " --lock-file {params.lock:q} --settings {params.settings:q}"
+        )
