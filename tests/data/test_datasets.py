@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sclong.data.datasets import DatasetFile, main, prepare
+from sclong.data.datasets import DatasetFile, main, prepare, read_beeline
 from sclong.errors import InputError
 from sclong.settings import to_json
 
@@ -45,14 +45,6 @@ def test_beeline_expression_and_real_network(beeline_zip, caplog: pytest.LogCapt
     assert edges["tf"].isin(genes).all() and edges["target"].isin(genes).all() and len(edges) > 0
     assert (edges["tf"] != edges["target"]).all() and not edges.duplicated().any()
     assert "edges name" in caplog.text and "absent from the expression" in caplog.text
-
-
-def test_beeline_network_without_a_shared_gene_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "expr.csv").write_text(",c1,c2\nA,1.0,0.0\nB,0.5,2.0\n")
-    (tmp_path / "net.csv").write_text("Gene1,Gene2\nX,Y\n")
-    files = {"expression": DatasetFile(tmp_path / "expr.csv", None), "network": DatasetFile(tmp_path / "net.csv", None)}
-    with pytest.raises(InputError, match="net.csv: no edge joins two genes of the expression data"):
-        prepare({"format": "beeline"}, files, "hesc")
 
 
 def test_abdelaal_counts_and_labels(tmp_path: Path) -> None:
@@ -93,3 +85,71 @@ def test_missing_member_names_the_archive(tmp_path: Path) -> None:
     files = {"expression": DatasetFile(archive, "nope.csv"), "network": DatasetFile(archive, "x.csv")}
     with pytest.raises(InputError, match="a.zip: archive has no member 'nope.csv'"):
         prepare({"format": "beeline"}, files, "hesc")
+
+
+def write_expression_csv(path: Path, genes: list[str], n_cells: int = 4) -> Path:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.random((len(genes), n_cells)) * 5, index=genes,
+                         columns=[f"RamDA_{i}" for i in range(n_cells)])  # fmt: skip
+    frame.to_csv(path)
+    return path
+
+
+def test_read_beeline_real_network(shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    network = shared_data / "grn" / "hesc_chipseq_label.csv"
+    label = pd.read_csv(network)
+    genes = sorted(set(label.Gene1) | set(label.Gene2))
+    kept = genes[: len(genes) // 2] + sorted(set(label.Gene1))  # half the targets, every TF
+    kept = sorted(set(kept))
+    expression = write_expression_csv(tmp_path / "ExpressionData.csv", kept)
+    with caplog.at_level(logging.WARNING):
+        cells = read_beeline(DatasetFile(expression, None), DatasetFile(network, None))
+    inside = label.Gene1.isin(kept) & label.Gene2.isin(kept)
+    assert cells.shape == (4, len(kept)) and list(cells.var_names) == kept
+    assert list(cells.obs_names) == [f"RamDA_{i}" for i in range(4)]
+    log2 = pd.read_csv(expression, index_col=0).T.to_numpy()
+    np.testing.assert_allclose(cells.X.toarray(), log2 * math.log(2), rtol=1e-6)  # natural-log log1p
+    assert cells.uns["grn_edges"].to_dict("list") == {"tf": list(label.Gene1[inside]),
+                                                      "target": list(label.Gene2[inside])}  # fmt: skip
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    absent = len(set(genes) - set(kept))
+    assert warning.startswith(f"{network}: {(~inside).sum()} of {len(label)} ground-truth edges name {absent} "
+                              "gene(s) absent from the expression data (e.g. ")  # fmt: skip
+    assert warning.endswith("): dropped")
+    cells.write_h5ad(tmp_path / "hesc.h5ad")
+    assert ad.read_h5ad(tmp_path / "hesc.h5ad").uns["grn_edges"].shape == (inside.sum(), 2)
+
+
+def test_read_beeline_refuses_a_network_without_expressed_genes(shared_data: Path, tmp_path: Path) -> None:
+    network = shared_data / "grn" / "hesc_chipseq_label.csv"
+    expression = write_expression_csv(tmp_path / "ExpressionData.csv", ["NOT_A_GENE", "ALSO_NOT"])
+    with pytest.raises(InputError) as err:
+        read_beeline(DatasetFile(expression, None), DatasetFile(network, None))
+    assert str(err.value) == (f"{network}: none of the 4526 ground-truth edges is between genes of the "
+                              "expression data")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (",c1,c2\nA,1,2\nA,3,4\n", "expression CSV has 1 duplicate gene name(s), e.g. A"),
+        (",c1,c2\nA,1,x\nB,3,4\n", "expression CSV has non-numeric values in 1 cell column(s), e.g. c2"),
+        (",c1,c2\nA,1,\nB,3,4\n", "expression CSV has missing or infinite values"),
+    ],
+)
+def test_read_beeline_bad_expression(tmp_path: Path, content: str, problem: str) -> None:
+    expression, network = tmp_path / "ExpressionData.csv", tmp_path / "network.csv"
+    expression.write_text(content)
+    network.write_text("Gene1,Gene2\nA,B\n")
+    with pytest.raises(InputError) as err:
+        read_beeline(DatasetFile(expression, None), DatasetFile(network, None))
+    assert str(err.value) == f"{expression}: {problem}"
+
+
+def test_read_beeline_bad_network(tmp_path: Path) -> None:
+    expression = write_expression_csv(tmp_path / "ExpressionData.csv", ["A", "B"])
+    network = tmp_path / "network.csv"
+    network.write_text("TF,Target\nA,B\n")
+    with pytest.raises(InputError) as err:
+        read_beeline(DatasetFile(expression, None), DatasetFile(network, None))
+    assert str(err.value) == f"{network}: network CSV lacks column(s) Gene1, Gene2 (BEELINE: Gene1, Gene2)"

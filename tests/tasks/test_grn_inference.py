@@ -24,7 +24,6 @@ from sclong.knowledge.go_graph import write_edge_table
 from sclong.model import save_model
 from sclong.settings import from_mapping, to_json
 from sclong.tasks.grn import deepsem, metrics
-from sclong.tasks.grn.data import read_beeline
 from sclong.tasks.grn.genie3 import genie3
 from sclong.tasks.grn.go_scores import go_scores
 from sclong.tasks.grn.settings import DeepSEMSettings, Genie3Settings
@@ -201,73 +200,6 @@ def test_beeline_aupr_in_several_blocks_and_gene_subset(monkeypatch: pytest.Monk
 
 
 # --- BEELINE's CSV files --------------------------------------------------------------------------------
-
-
-def write_expression_csv(path: Path, genes: list[str], n_cells: int = 4) -> Path:
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.random((len(genes), n_cells)) * 5, index=genes,
-                         columns=[f"RamDA_{i}" for i in range(n_cells)])  # fmt: skip
-    frame.to_csv(path)
-    return path
-
-
-def test_read_beeline_real_network(shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    network = shared_data / LABEL
-    label = pd.read_csv(network)
-    genes = sorted(set(label.Gene1) | set(label.Gene2))
-    kept = genes[: len(genes) // 2] + sorted(set(label.Gene1))  # half the targets, every TF
-    kept = sorted(set(kept))
-    expression = write_expression_csv(tmp_path / "ExpressionData.csv", kept)
-    with caplog.at_level(logging.WARNING):
-        cells = read_beeline(expression, network)
-    inside = label.Gene1.isin(kept) & label.Gene2.isin(kept)
-    assert cells.shape == (4, len(kept)) and list(cells.var_names) == kept
-    assert list(cells.obs_names) == [f"RamDA_{i}" for i in range(4)]
-    np.testing.assert_allclose(cells.X.toarray(), pd.read_csv(expression, index_col=0).T.to_numpy(), rtol=1e-6)
-    assert cells.uns["grn_edges"].to_dict("list") == {"tf": list(label.Gene1[inside]),
-                                                      "target": list(label.Gene2[inside])}  # fmt: skip
-    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    absent = len(set(genes) - set(kept))
-    assert warning.startswith(f"{network}: {(~inside).sum()} of {len(label)} ground-truth edges name {absent} "
-                              "gene(s) absent from the expression data (e.g. ")  # fmt: skip
-    assert warning.endswith("): dropped")
-    cells.write_h5ad(tmp_path / "hesc.h5ad")
-    assert ad.read_h5ad(tmp_path / "hesc.h5ad").uns["grn_edges"].shape == (inside.sum(), 2)
-
-
-def test_read_beeline_refuses_a_network_without_expressed_genes(shared_data: Path, tmp_path: Path) -> None:
-    network = shared_data / LABEL
-    expression = write_expression_csv(tmp_path / "ExpressionData.csv", ["NOT_A_GENE", "ALSO_NOT"])
-    with pytest.raises(InputError) as err:
-        read_beeline(expression, network)
-    assert str(err.value) == (f"{network}: none of the 4526 ground-truth edges is between genes of the "
-                              "expression data")  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("content", "problem"),
-    [
-        (",c1,c2\nA,1,2\nA,3,4\n", "expression CSV has 1 duplicate gene name(s), e.g. A"),
-        (",c1,c2\nA,1,x\nB,3,4\n", "expression CSV has non-numeric values in 1 cell column(s), e.g. c2"),
-        (",c1,c2\nA,1,\nB,3,4\n", "expression CSV has missing or infinite values"),
-    ],
-)
-def test_read_beeline_bad_expression(tmp_path: Path, content: str, problem: str) -> None:
-    expression, network = tmp_path / "ExpressionData.csv", tmp_path / "network.csv"
-    expression.write_text(content)
-    network.write_text("Gene1,Gene2\nA,B\n")
-    with pytest.raises(InputError) as err:
-        read_beeline(expression, network)
-    assert str(err.value) == f"{expression}: {problem}"
-
-
-def test_read_beeline_bad_network(tmp_path: Path) -> None:
-    expression = write_expression_csv(tmp_path / "ExpressionData.csv", ["A", "B"])
-    network = tmp_path / "network.csv"
-    network.write_text("TF,Target\nA,B\n")
-    with pytest.raises(InputError) as err:
-        read_beeline(expression, network)
-    assert str(err.value) == f"{network}: network CSV lacks column(s) Gene1, Gene2 (BEELINE: Gene1, Gene2)"
 
 
 # --- methods ---------------------------------------------------------------------------------------------

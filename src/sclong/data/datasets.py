@@ -8,9 +8,11 @@ Formats (each file a download of ``sources``, optionally a ``member`` of a zip a
   counts (barcodes as row names, symbols as column names), read in chunks into a sparse matrix, and
   ``labels`` a one-column CSV with a header, one label per cell in the same order -> ``obs['cell_type']``.
 * ``beeline``: BEELINE's ``ExpressionData.csv`` (genes x cells of log2(x + 1) of normalised counts;
-  converted to the natural-log log1p values scLong expects, x * ln 2) and a ground-truth network CSV
-  (``Gene1`` = TF, ``Gene2`` = target) -> ``uns['grn_edges']`` (tf, target); duplicate edges and
-  self-loops are dropped, edges naming genes absent from the expression are counted, reported and dropped.
+  converted to the natural-log log1p values scLong expects, x * ln 2; checked: unique genes and cells,
+  finite non-negative numbers) and a ground-truth network CSV (``Gene1`` = TF, ``Gene2`` = target) ->
+  ``uns['grn_edges']`` (tf, target); duplicate edges and self-loops are dropped, edges naming genes absent
+  from the expression are counted, reported and dropped (:func:`check_edges`, also what the GRN task
+  applies to any dataset's network).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from sclong.settings import add_settings_argument, parse_settings
 
 log = logging.getLogger(__name__)
 
+EDGES_KEY = "grn_edges"
+EXAMPLES = 5
 FORMAT_FILES = {"h5ad": ("data",), "abdelaal": ("expression", "labels"), "beeline": ("expression", "network")}
 CSV_CHUNK_ROWS = 2000
 
@@ -111,39 +115,72 @@ def read_beeline(expression: DatasetFile, network: DatasetFile) -> object:
     import anndata as ad
     import scipy.sparse as sp
 
-    with open_file(expression) as handle:
-        frame = pd.read_csv(handle, index_col=0)
-    if frame.empty or not all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
-        raise InputError(expression.label, "expected a genes x cells table of numbers with gene symbols as row names")
+    frame = _read_expression_csv(expression)
     if (frame.to_numpy() < 0).any():
         raise InputError(expression.label, "holds negative values; expected log2(x + 1) of normalised counts")
-    if frame.index.duplicated().any():
-        raise InputError(expression.label, f"repeats gene {frame.index[frame.index.duplicated()][0]!r}")
+    with open_file(network) as handle:
+        try:
+            table = pd.read_csv(handle, dtype=str, keep_default_na=False)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InputError(network.label, f"cannot read the network CSV ({err})") from err
+    missing = [column for column in ("Gene1", "Gene2") if column not in table.columns]
+    if missing:
+        raise InputError(network.label, f"network CSV lacks column(s) {', '.join(missing)} (BEELINE: Gene1, Gene2)")
+    edges = table[["Gene1", "Gene2"]].rename(columns={"Gene1": "tf", "Gene2": "target"})
+    edges = edges[edges["tf"] != edges["target"]].drop_duplicates()
     values = frame.to_numpy(dtype=np.float64).T * math.log(2.0)  # log2(x + 1) -> ln(x + 1)
     adata = ad.AnnData(X=sp.csr_matrix(values.astype(np.float32)), obs=pd.DataFrame(index=frame.columns.astype(str)),
                        var=pd.DataFrame(index=frame.index.astype(str)))  # fmt: skip
-    adata.uns["grn_edges"] = read_network(network, set(adata.var_names))
+    adata.uns[EDGES_KEY] = check_edges(edges, adata.var_names, network.label).reset_index(drop=True)
     adata.uns["normalization"] = "log1p"
     return adata
 
 
-def read_network(network: DatasetFile, genes: set[str]) -> pd.DataFrame:
-    """A ``Gene1,Gene2`` ground truth as ``tf, target``, restricted to ``genes`` (what is dropped is logged)."""
-    with open_file(network) as handle:
-        edges = pd.read_csv(handle, dtype=str)
-    if not {"Gene1", "Gene2"} <= set(edges.columns):
-        raise InputError(network.label, "expected columns Gene1 (TF) and Gene2 (target)")
-    edges = edges.rename(columns={"Gene1": "tf", "Gene2": "target"})[["tf", "target"]]
-    edges = edges[edges["tf"] != edges["target"]].drop_duplicates(ignore_index=True)
-    absent = ~(edges["tf"].isin(genes) & edges["target"].isin(genes))
-    if absent.any():
-        missing = sorted(set(edges.loc[absent, ["tf", "target"]].to_numpy().ravel()) - genes)
-        log.warning("%s: %d of %d edges name %d gene(s) absent from the expression (e.g. %s); dropped",
-                    network.label, int(absent.sum()), len(edges), len(missing), ", ".join(missing[:5]))  # fmt: skip
-    kept = edges[~absent].reset_index(drop=True)
-    if kept.empty:
-        raise InputError(network.label, "no edge joins two genes of the expression data")
-    return kept
+def _read_expression_csv(file: DatasetFile) -> pd.DataFrame:
+    """BEELINE's genes x cells expression CSV, checked: unique genes and cells, finite numbers."""
+    with open_file(file) as handle:
+        try:
+            frame = pd.read_csv(handle, index_col=0)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InputError(file.label, f"cannot read the expression CSV ({err})") from err
+    if frame.empty:
+        raise InputError(file.label, "expression CSV has no genes or no cells")
+    text = [str(column) for column, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+    if text:
+        problem = f"expression CSV has non-numeric values in {len(text)} cell column(s), e.g. {text[0]}"
+        raise InputError(file.label, problem)
+    for what, names in (("gene", frame.index), ("cell", frame.columns)):
+        duplicated = names[names.duplicated()]
+        if len(duplicated):
+            problem = f"expression CSV has {len(duplicated)} duplicate {what} name(s), e.g. {duplicated[0]}"
+            raise InputError(file.label, problem)
+    if not np.isfinite(frame.to_numpy(np.float64)).all():
+        raise InputError(file.label, "expression CSV has missing or infinite values")
+    return frame
+
+
+def check_edges(edges: pd.DataFrame, genes: pd.Index, source: str | Path) -> pd.DataFrame:
+    """The ground-truth edges (``tf``, ``target``) between ``genes``; the others are counted, reported in a
+    WARNING and dropped. Raises :class:`InputError` naming ``source`` when the table is malformed or no edge
+    remains."""
+    if not isinstance(edges, pd.DataFrame) or not {"tf", "target"} <= set(edges.columns):
+        raise InputError(source, "ground-truth network needs columns tf and target")
+    if edges.empty:
+        raise InputError(source, "ground-truth network has no edges")
+    if edges[["tf", "target"]].isna().to_numpy().any():
+        raise InputError(source, "ground-truth network has missing gene names")
+    edges = edges[["tf", "target"]].astype(str)
+    known = edges["tf"].isin(genes) & edges["target"].isin(genes)
+    if not known.any():
+        problem = f"none of the {len(edges)} ground-truth edges is between genes of the expression data"
+        raise InputError(source, problem)
+    if not known.all():
+        names = pd.concat([edges["tf"], edges["target"]])
+        absent = pd.unique(names[~names.isin(genes)])
+        log.warning("%s: %d of %d ground-truth edges name %d gene(s) absent from the expression data (e.g. %s): "
+                    "dropped", source, (~known).sum(), len(edges), len(absent),
+                    ", ".join(absent[:EXAMPLES]))  # fmt: skip
+    return edges[known]
 
 
 def prepare(settings: Mapping[str, object], files: Mapping[str, DatasetFile], name: str) -> object:
