@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.cluster.hierarchy import leaves_list, linkage
 
 from sclong.fidelity import fidelity, read_reported
 from sclong.figures.make import main as make_figure
@@ -63,12 +64,19 @@ def test_fig8_from_the_clustering_artifacts(tmp_path: Path) -> None:
         for cell_type in ("CD14+ Monocyte", "CD19+ B"):
             similarity += [(cell_type, a, b, cosine[i, j]) for i, a in enumerate(genes) for j, b in enumerate(genes)]
             clusters += [(cell_type, g, i % 3, i, g in ("G0", "G1")) for i, g in enumerate(genes)]
+        tree = linkage(cosine, method="average")
+        order = {leaf: i for i, leaf in enumerate(leaves_list(tree))}
+        clusters = [(ct, g, i, order[i], i % 3, g in ("G0", "G1")) for ct, g, _, _, _ in clusters
+                    for i in [genes.index(g)]]  # fmt: skip
+        steps = [(ct, step, *row) for ct in ("CD14+ Monocyte", "CD19+ B") for step, row in enumerate(tree)]
         artifacts = {
             "similarity": pd.DataFrame(similarity, columns=["cell_type", "gene_a", "gene_b", "cosine"]),
-            "clusters": pd.DataFrame(clusters, columns=["cell_type", "gene", "cluster", "order", "is_marker"]),
+            "clusters": pd.DataFrame(clusters, columns=["cell_type", "gene", "leaf", "order", "cluster", "is_marker"]),
+            "linkage": pd.DataFrame(steps, columns=["cell_type", "step", "left", "right", "distance", "size"]),
         }
         values = {(ct, m): v for ct in ("CD14+ Monocyte", "CD19+ B")
-                  for m, v in (("marker_coclustering", 0.8 + 0.1 * seed), ("marker_coclustering_p", 0.01))}
+                  for m, v in (("marker_coclustering", 0.8 + 0.1 * seed), ("marker_coclustering_null", 0.1),
+                               ("marker_coclustering_p", 0.01))}
         paths.append(write_run(tmp_path / "runs", "marker_genes", "sclong", seed, values, artifacts=artifacts))
     pdf, png = draw(tmp_path, "fig8", paths)
     assert pdf.stat().st_size > 10_000 and png.stat().st_size > 10_000
