@@ -35,14 +35,15 @@ from .helpers import SnakemakeSlurmRun, queued_jobs_of_rule, sbatch, start_snake
 pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOW_PATHS = ("Snakefile", "workflow", "config", "profiles", "envs", "src", "resources/demo")
+WORKFLOW_PATHS = ("Snakefile", "workflow", "config", "profiles", "envs", "src", "resources/demo", "resources/paper")
 PREEMPTED = "sclong"  # the variant whose pretraining job is preempted (random_leg depends on it)
 # Tiny settings, merged over the demo config by a second --configfile: `--config` cannot
 # do it, since Snakemake parses nested --config values as strings (YAML BaseLoader) and the schema wants
-# integers. max_steps leaves time to preempt after the checkpoint at step 2; a fifth of the simulated cells
-# and one embedded variant (of the demo's five) still run every rule.
+# integers. max_steps leaves time to preempt after the checkpoint at step 2; a fraction of the simulated cells,
+# one embedded variant (of the demo's five) and a few task methods with two seeds still run every rule.
 TINY = {
-    "corpus": {"local_census": {"simulated_cells": 600}},  # plus pbmc68k's 700 cells
+    "corpus": {"local_census": {"simulator": {"n_cells": 600}}},  # plus pbmc68k's 700 cells
+    "datasets": {"simulated": {"n_cells": 300}},
     "gene2vec": {"epochs": 2, "cells": 500},
     "embed": {"variants": ["random_leg"]},  # both datasets, through the variant that needs the others
     "model": {"top_k": 64},
@@ -57,7 +58,14 @@ TINY = {
         "eval_batch_size": 16,
         "log_every": 1,
     },
+    "tasks": {
+        "seeds": [0, 1],
+        "grn_inference": {"methods": ["sclong", "go_graph"], "deepsem": {"epochs": 2}},
+        "batch_integration": {"methods": ["sclong", "raw", "scvi"], "scvi": {"max_epochs": 1}},
+        "marker_genes": {"permutations": 20},
+    },
 }
+RESULTS = Path("results") / "demo"
 PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
 
 
@@ -73,7 +81,8 @@ def profile_gpu_model(resources: dict[str, object]) -> str | None:
 GPU_RULES = {
     rule: model for rule, res in PROFILE["set-resources"].items() if (model := profile_gpu_model(res)) is not None
 }
-assert set(GPU_RULES) == {"pretrain", "embed"} and set(GPU_RULES.values()) == {"a100"}, GPU_RULES
+GPU_RULE_NAMES = {"pretrain", "embed", "task_grn_inference", "task_marker_genes", "task_batch_integration"}
+assert set(GPU_RULES) == GPU_RULE_NAMES and set(GPU_RULES.values()) == {"a100"}, GPU_RULES
 # On top of profiles/slurm (each option replaces the profile's option of the same name as a whole):
 DEMO_ARGS = [
     "--configfile", "config/config.yaml", "tiny.yaml",  # the demo, not the profile's paper.yaml
@@ -109,7 +118,7 @@ class DemoRun:
 
     @property
     def pretrain_dir(self) -> Path:
-        return self.workdir / "results" / "pretrain"
+        return self.workdir / RESULTS / "pretrain"
 
 
 def _wait_for(what: str, condition: Callable[[], bool], timeout: float, process: subprocess.Popen[bytes]) -> None:
@@ -141,7 +150,7 @@ def demo(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
     started = start_snakemake_on_slurm(
         workdir, workdir / "Snakefile", profile_dir=workdir / "profiles" / "slurm", extra_args=DEMO_ARGS
     )
-    out, log = workdir / "results" / "pretrain" / PREEMPTED, workdir / "results" / "logs" / "pretrain" / "sclong.log"
+    out, log = workdir / RESULTS / "pretrain" / PREEMPTED, workdir / RESULTS / "logs" / "pretrain" / "sclong.log"
     try:
         _wait_for(
             "the first checkpoint", lambda: (out / "checkpoint" / "step-000000002").exists(), 420, started.process
@@ -151,7 +160,7 @@ def demo(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
         # The retry truncates the log: keep the preempted attempt's version once it reports the interruption.
         _wait_for("the interruption", lambda: "interrupted at step" in log.read_text(), 60, started.process)
         interrupted_log = log.read_text()
-        yield DemoRun(started.wait(timeout=420), workdir, job, interrupted_log)
+        yield DemoRun(started.wait(timeout=1200), workdir, job, interrupted_log)
     finally:
         if started.process.poll() is None:
             started.process.kill()
@@ -173,7 +182,7 @@ def _planned_jobs(output: str) -> collections.Counter[str]:
     return collections.Counter({rule: n for rule, n in counts.items() if rule not in local})
 
 
-@pytest.mark.timeout(900)  # includes the module fixture: the whole demo on 2 shared cores
+@pytest.mark.timeout(1800)  # includes the module fixture: the whole demo on 2 shared cores
 def test_every_rule_runs_as_its_own_slurm_job(demo: DemoRun, slurm_cluster: SlurmCluster) -> None:
     """Snakemake finished, and sacct holds one COMPLETED job per planned job (commented with its rule,
     under the run ID and the account), plus the preempted attempt, which FAILED."""
@@ -192,9 +201,9 @@ def test_every_rule_runs_as_its_own_slurm_job(demo: DemoRun, slurm_cluster: Slur
 
 
 def test_only_the_profiles_gpu_rules_get_the_typed_gpu(demo: DemoRun, slurm_cluster: SlurmCluster) -> None:
-    """Jobs of the rules the profile gives GPUs (pretrain, embed) run on the gpu partition with
+    """Jobs of the rules the profile gives GPUs (pretrain, embed, the seeded task rules) run on the gpu partition with
     gres/gpu:a100=1; every other job on the cpu partition without any GPU."""
-    assert GPU_RULES == {"pretrain": "a100", "embed": "a100"}
+    assert GPU_RULES == dict.fromkeys(GPU_RULE_NAMES, "a100")
     jobs = demo.run.jobs()
     assert {_rule(job["Comment"]) for job in jobs} >= {*GPU_RULES, "random_leg", "gene2vec"}
     for job in jobs:
@@ -224,7 +233,7 @@ def test_preempted_pretraining_resumes_where_it_stopped(demo: DemoRun) -> None:
     assert interrupted, demo.interrupted_log
     stopped = int(interrupted.group(1))
     assert 2 <= stopped < TINY["pretrain"]["max_steps"]
-    retry_log = (demo.workdir / "results" / "logs" / "pretrain" / f"{PREEMPTED}.log").read_text()
+    retry_log = (demo.workdir / RESULTS / "logs" / "pretrain" / f"{PREEMPTED}.log").read_text()
     resumed = re.search(r"resumed from \S+step-(\d+) \(epoch \d+, step (\d+)\)", retry_log)
     assert resumed, retry_log
     assert int(resumed.group(1)) == int(resumed.group(2)) == stopped
