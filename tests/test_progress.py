@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from sclong.progress import Progress
+from sclong.progress import Progress, track
 
 
 def test_log_lines_off_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
@@ -42,3 +42,12 @@ def test_a_bar_on_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
     os.close(leader)
     assert "embedding:" in shown and "/10 " in shown and "\r" in shown
     assert caplog.records == []
+
+
+def test_disabled_progress_and_tracked_loops(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sclong.progress")
+    with Progress(10, "other rank", "steps", interval_s=0, stream=io.StringIO(), enabled=False) as progress:
+        progress.update(5)
+    assert caplog.records == []
+    assert list(track(iter("abc"), 3, "letters", "items")) == ["a", "b", "c"]
+    assert caplog.records[-1].getMessage().startswith("letters: 3/3 items (100%), ")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 10.0
+T = TypeVar("T")
 BYTE_UNITS = ("B", "kB", "MB", "GB", "TB")
 
 
@@ -42,7 +44,8 @@ class Progress:
     """Count work done towards ``total`` (``None``: unknown) in ``unit``; use as a context manager.
 
     ``initial`` is work done before (a resumed download). On a terminal ``stream`` a tqdm bar shows it;
-    elsewhere a line is logged at most every ``interval_s`` seconds, plus one on leaving.
+    elsewhere a line is logged at most every ``interval_s`` seconds, plus one on leaving; ``enabled``
+    False shows nothing (e.g. on the other ranks of a distributed run).
     """
 
     def __init__(
@@ -54,13 +57,14 @@ class Progress:
         initial: int = 0,
         interval_s: float = INTERVAL_S,
         stream: IO[str] | None = None,
+        enabled: bool = True,
     ) -> None:
-        self.total, self.desc, self.unit, self.interval_s = total, desc, unit, interval_s
+        self.total, self.desc, self.unit, self.interval_s, self.enabled = total, desc, unit, interval_s, enabled
         self.done = self.initial = initial
         self._start = self._last = time.monotonic()
         stream = sys.stderr if stream is None else stream
         self._bar: Any = None
-        if stream.isatty():
+        if enabled and stream.isatty():
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, unit_scale=unit == "B",
@@ -69,6 +73,8 @@ class Progress:
     def update(self, n: int) -> None:
         """Record ``n`` more units of work."""
         self.done += n
+        if not self.enabled:
+            return
         if self._bar is not None:
             self._bar.update(n)
             return
@@ -96,8 +102,9 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-            return
-        log.info("%s; %s in all", self.line(), _duration(time.monotonic() - self._start))
+        elif self.enabled:
+            log.info("%s; %s in all", self.line(), _duration(time.monotonic() - self._start))
+        self.enabled = False
 
     def __enter__(self) -> Progress:
         return self
@@ -106,3 +113,11 @@ class Progress:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def track(items: Iterable[T], total: int | None, desc: str, unit: str) -> Iterator[T]:
+    """Yield ``items``, counting one ``unit`` for each (a :class:`Progress` around a loop)."""
+    with Progress(total, desc, unit) as bar:
+        for item in items:
+            yield item
+            bar.update(1)

@@ -14,7 +14,7 @@ from sclong.data.normalize import normalize
 from sclong.embed import EmbedSettings
 from sclong.embedding import OBSM_KEY, UNS_KEY, detect_input_kind, embed_anndata, map_to_vocabulary
 from sclong.errors import InputError
-from sclong.knowledge.genes import map_symbols
+from sclong.knowledge.genes import REQUIRED_COLUMNS, map_symbols, read_gene_table
 from sclong.knowledge.vocabulary import read_vocabulary
 from tests.embed.conftest import DIM, tiny_model
 
@@ -67,11 +67,17 @@ def test_cell_vectors_match_the_model_and_do_not_depend_on_batch_size(celltypist
 
 
 def test_current_symbol_wins_over_an_alias_of_another_gene(celltypist, demo_model, demo_vocabulary,
-                                                          demo_gene_table, gene_table, caplog):
-    """The whole celltypist file against the demo's 2,000-gene table: FLG (alias of FGFR1 there, the current
-    symbol of another gene) came first in var order and fed FGFR1; 35 genes got another gene's values."""
+                                                          demo_gene_table, gene_table, caplog, tmp_path):
+    """The whole celltypist file against a 2,000-gene table as the demo's was before its cleaning, with FLG
+    among FGFR1's aliases (the current symbol of another gene): FLG came first in var order and fed FGFR1;
+    35 genes got another gene's values. The priority rule must hold whatever the table."""
     caplog.set_level(logging.INFO, logger="sclong.embedding")
-    result = embed_anndata(celltypist[:4].copy(), demo_model, demo_vocabulary, gene_table=demo_gene_table)
+    frame = demo_gene_table.frame[list(REQUIRED_COLUMNS)].copy()
+    fgfr1 = frame["hgnc_symbol"] == "FGFR1"
+    frame.loc[fgfr1, "alias_symbols"] = frame.loc[fgfr1, "alias_symbols"] + ", FLG"
+    frame.to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    subset = read_gene_table(tmp_path / "genes.tsv")
+    result = embed_anndata(celltypist[:4].copy(), demo_model, demo_vocabulary, gene_table=subset)
     assert fed_by(result, "FGFR1", demo_vocabulary) == ["FGFR1"]
     assert fed_by(result, "HOOK2", demo_vocabulary) == ["HOOK2"]
     assert fed_by(result, "SF3B2", demo_vocabulary) == ["SF3B2"]

@@ -19,9 +19,9 @@ import pandas as pd
 import pyarrow.compute as pc
 import scipy.sparse as sp
 import tiledbsoma
-from tqdm import tqdm
 
 from sclong.errors import ConfigError, InputError
+from sclong.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def gene_counts(census: tiledbsoma.Collection, source: CensusSource) -> pd.DataF
     counts = np.zeros(int(var["soma_joinid"].max()) + 1, dtype=np.int64)
     obs_query = tiledbsoma.AxisQuery(value_filter=source.value_filter())
     with experiment(census, source).axis_query(MEASUREMENT, obs_query=obs_query) as query:
-        with tqdm(unit="nnz", unit_scale=True, desc="gene counts", disable=None) as bar:
+        with Progress(None, "gene counts", "non-zero values") as bar:
             for table in query.X(LAYER).tables():
                 genes = table["soma_dim_1"].to_numpy()
                 values = table["soma_data"].to_numpy()

@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 import numpy as np
 import tiledbsoma
-from tqdm import tqdm
 
 from sclong.cli import run_module_main
 from sclong.data.census import (
@@ -44,6 +43,7 @@ from sclong.errors import InputError
 from sclong.io.atomic import atomic_path
 from sclong.io.shards import ShardWriter
 from sclong.knowledge.vocabulary import read_vocabulary
+from sclong.progress import Progress
 from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def build_corpus(
     qc: Counter[str] = Counter(datasets_seen=len(datasets), cells_seen=int(datasets["n_cells"].sum()))
     records = []
     with ShardWriter(out_dir, n_genes, options.cells_per_shard) as writer:
-        with tqdm(total=qc["cells_seen"], unit="cell", desc="corpus", disable=None) as bar:
+        with Progress(qc["cells_seen"], "corpus", "cells") as bar:
             streamer = _DatasetStreamer(census, source, lookup, writer, options, qc, bar)
             for dataset in datasets.itertuples():
                 row = presence[dataset.dataset_soma_joinid]
@@ -145,7 +145,7 @@ class _DatasetStreamer:
     writer: ShardWriter
     options: CorpusOptions
     qc: Counter[str]
-    bar: tqdm
+    bar: Progress
 
     def __post_init__(self) -> None:
         self.duplicates = DuplicateFilter()

@@ -44,7 +44,6 @@ import pandas as pd
 import scipy.sparse as sp
 from gensim.models import Word2Vec
 from scipy.linalg import orthogonal_procrustes
-from tqdm import tqdm
 
 from sclong.cli import run_module_main
 from sclong.errors import ConfigError, InputError
@@ -54,6 +53,7 @@ from sclong.knowledge.gene2vec_file import read_word2vec_text
 from sclong.knowledge.genes import GeneTable, map_symbols, read_gene_table
 from sclong.knowledge.go_graph import top_k
 from sclong.knowledge.vocabulary import read_vocabulary, write_tsv
+from sclong.progress import track
 from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def coexpression_pairs(
     parts = []
     n_blocks = -(-matrix.shape[1] // block_size)
     blocks = correlation_blocks(matrix, block_size)
-    for start, block in tqdm(blocks, total=n_blocks, desc="gene correlation blocks", unit="block"):
+    for start, block in track(blocks, n_blocks, "gene correlation", "blocks"):
         sources, targets, _ = top_k(block, start, pairs_per_gene, min_correlation)
         parts.append(np.stack([np.minimum(sources, targets), np.maximum(sources, targets)], axis=1))
     pairs = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)

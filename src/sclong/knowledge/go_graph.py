@@ -35,7 +35,6 @@ import pandas as pd
 import scipy.sparse as sp
 from goatools.godag.go_tasks import get_go2ancestors
 from goatools.obo_parser import GODag
-from tqdm import tqdm
 
 from sclong.cli import run_module_main
 from sclong.errors import ConfigError, InputError
@@ -44,6 +43,7 @@ from sclong.knowledge.files import plain_path
 from sclong.knowledge.gaf import GafAnnotations, add_gaf_settings_argument, map_gaf_genes, parse_gaf_settings, read_gaf
 from sclong.knowledge.genes import read_gene_table
 from sclong.knowledge.vocabulary import read_vocabulary
+from sclong.progress import track
 from sclong.settings import add_settings_argument, from_mapping, parse_settings
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ def build_edges(matrix: sp.csr_matrix, k: int, min_jaccard: float, block_size: i
     approx = np.empty((min(block_size, n_genes), n_genes), dtype=np.float32)
     parts = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))]
     blocks = intersection_blocks(matrix, block_size)
-    for start, inter in tqdm(blocks, total=-(-n_genes // block_size), desc="jaccard blocks", unit="block"):
+    for start, inter in track(blocks, -(-n_genes // block_size), "jaccard", "blocks"):
         stop = start + len(inter)
         jaccard = approx[: len(inter)]
         np.subtract(sizes32[None, :], inter, out=jaccard)

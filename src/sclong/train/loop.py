@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from sclong.errors import ConfigError
 from sclong.io.shards import ShardedCSR
+from sclong.progress import Progress
 from sclong.train import checkpoint, distributed
 from sclong.train.data import MicroBatch, TrainPlan, column_sums, eval_batches, loader
 from sclong.train.masking import choose_masks, row_uniforms, squared_error_sum
@@ -258,14 +258,8 @@ class Trainer:
 
     def _train(self, metrics: MetricsLog | None) -> int:
         config = self.config
-        bar = tqdm(
-            total=self.total_steps,
-            initial=self.step,
-            desc="pretrain",
-            unit="step",
-            mininterval=2.0,
-            disable=not (self.progress and self.ctx.is_main),
-        )
+        bar = Progress(self.total_steps, "pretrain", "step", initial=self.step,
+                       enabled=self.progress and self.ctx.is_main)  # fmt: skip
         self.module.train()
         while self.step < self.total_steps:
             batches = self.plan.micro_batches(self.epoch, self.step_in_epoch)
@@ -289,7 +283,6 @@ class Trainer:
                 ):
                     self.window[key] += value
                 bar.update(1)
-                bar.set_postfix(loss=f"{sse / count if count else math.nan:.4f}", refresh=False)
                 finished = self.step >= self.total_steps
                 validate = finished or self.step % config.val_every == 0
                 if validate or self.step % config.log_every == 0:
