@@ -22,7 +22,7 @@ rule embed:
         settings=to_json(EMBED_OPTIONS),
     shell:
         logged(
-            "OMP_NUM_THREADS={threads} python -m sclong.embed {input.cells:q} --checkpoint {params.checkpoint:q}"
+            "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m sclong.embed {input.cells:q} --checkpoint {params.checkpoint:q}"
             " --settings {params.settings:q} -o {output:q}"
         )
 

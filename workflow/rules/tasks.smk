@@ -56,8 +56,8 @@ for _task in TASK_NAMES:
                 scale=SCALE,
             shell:
                 logged(
-                    "OMP_NUM_THREADS={threads} python -m sclong.tasks.run --task {params.task} --method {wildcards.method}"
-                    " --seeds {params.seeds} {params.inputs} --settings {params.settings:q} --scale {params.scale}"
+                    "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m sclong.tasks.run"
+                    " --task {params.task} --method {wildcards.method} --seeds {params.seeds} {params.inputs} --settings {params.settings:q} --scale {params.scale}"
                     " --out-dir {params.out:q}"
                 )
 
