@@ -164,6 +164,8 @@ def test_fidelity_has_a_row_for_every_reported_number(demo: Path) -> None:
     assert len(table) == len(reported)
     ours = table[(table["figure"] == "fig5") & (table["method"] == "sclong")].iloc[0]
     assert ours["n_runs"] == 3 and ours["status"].startswith("reproduced at demo scale")
+    ablation = table[(table["figure"] == "fig7") & (table["method"] == "wo_leg") & (table["metric"] == "aupr_ratio")]
+    assert ablation["status"].iloc[0].startswith("reproduced at demo scale")  # every task run, not only figures'
 
 
 def test_report_is_one_html_page_with_figures_and_captions(demo: Path) -> None:

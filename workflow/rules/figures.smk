@@ -8,7 +8,7 @@ rule stats:
         report(
             STATS / "{figure}.tsv",
             caption="../report/stats.rst",
-            category="Statistics",
+            category="t-tests",
         ),
     log:
         LOGS / "stats" / "{figure}.log",
@@ -56,7 +56,7 @@ rule figure:
 
 rule fidelity:
     input:
-        metrics=[path for figure in FIGURES for path in figure_runs(figure)],
+        metrics=rules.tasks_all.input,
         reported=REPORTED,
     output:
         report(
