@@ -69,8 +69,9 @@ def _heatmap(ax: plt.Axes, tables: dict[str, pd.DataFrame], cell_type: str) -> p
     matrix = matrix.reindex(index=ordered["gene"], columns=ordered["gene"]).to_numpy()
     low, high = np.nanpercentile(matrix, [2, 98])
     colourbar = {"shrink": 0.6, "label": "cosine similarity"}
+    # the cell mesh rasterised (a PDF viewer draws seams between thousands of vector cells), labels vector
     sns.heatmap(matrix, ax=ax, cmap="rocket_r", vmin=low, vmax=high, square=True, cbar_kws=colourbar,
-                xticklabels=False, yticklabels=ordered["gene"].tolist())  # fmt: skip
+                xticklabels=False, yticklabels=ordered["gene"].tolist(), rasterized=True)  # fmt: skip
     ax.tick_params(axis="y", labelsize=4.5, length=0)
     for label, marker in zip(ax.get_yticklabels(), ordered["is_marker"].astype(bool), strict=True):
         if marker:

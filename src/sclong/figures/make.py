@@ -62,9 +62,10 @@ def read_tables(spec: FigureSpec, metrics_paths: list[Path], stats_path: Path, r
 
 
 def save(figure: object, pdf: Path, png: Path) -> None:
-    """Write ``figure`` as a vector PDF (no creation date, so reruns are identical) and a PNG."""
+    """Write ``figure`` as a vector PDF (no creation date, so reruns are identical; parts drawn rasterised at
+    the PNG's resolution) and a PNG."""
     with atomic_path(pdf) as tmp:
-        figure.savefig(tmp, format="pdf", metadata={"CreationDate": None}, bbox_inches="tight")
+        figure.savefig(tmp, format="pdf", dpi=PNG_DPI, metadata={"CreationDate": None}, bbox_inches="tight")
     with atomic_path(png) as tmp:
         figure.savefig(tmp, format="png", dpi=PNG_DPI, bbox_inches="tight")
 
