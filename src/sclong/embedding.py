@@ -416,6 +416,14 @@ def _chosen_genes(
     return chosen["vocab_index"].to_numpy()
 
 
+def model_input(rows: sp.csr_matrix, vocab_index: np.ndarray, n_genes: int) -> np.ndarray:
+    """Dense float32 model input [cells, n_genes]: ``rows`` (prepared cells) at their vocabulary positions,
+    0 for the vocabulary genes the input does not measure."""
+    dense = np.zeros((rows.shape[0], n_genes), dtype=np.float32)
+    dense[:, vocab_index] = rows.toarray()
+    return dense
+
+
 def _run(
     model: ScLong,
     values: sp.csr_matrix,
@@ -437,8 +445,7 @@ def _run(
     ):
         for start in range(0, n_cells, batch_size):
             rows = values[start : start + batch_size]
-            dense = np.zeros((rows.shape[0], model.config.n_genes), dtype=np.float32)
-            dense[:, vocab_index] = rows.toarray()
+            dense = model_input(rows, vocab_index, model.config.n_genes)
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model(torch.from_numpy(dense).to(device))
                 cells[start : start + rows.shape[0]] = cell_vectors(out).float().cpu().numpy()

@@ -17,7 +17,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,7 +29,7 @@ from sclong.cli import run_module_main
 from sclong.errors import InputError
 from sclong.io.atomic import atomic_path
 from sclong.settings import add_settings_argument, from_mapping, parse_settings
-from sclong.tasks.base import METRICS_COLUMNS
+from sclong.tasks.base import METRICS_COLUMNS, PROVENANCE_FILE
 
 REFERENCE = "sclong"
 STATS_COLUMNS = (
@@ -37,7 +37,6 @@ STATS_COLUMNS = (
     "sd_method", "mean_reference", "sd_reference", "test", "t_statistic", "p_value", "p_adjusted", "cohens_d",
     "significance", "note",
 )  # fmt: skip
-PROVENANCE = "provenance.json"
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ def read_metrics(paths: Iterable[str | Path]) -> pd.DataFrame:
         found = {(str(t), str(m), str(s)) for t, m, s in frame[["task", "method", "seed"]].itertuples(index=False)}
         if found != {expected}:
             raise InputError(path, f"holds runs {sorted(found)} but lies in {task}/{method}/{seed_name}")
-        provenance[path] = _read_provenance(path.parent / PROVENANCE)
+        provenance[path] = _read_provenance(path.parent / PROVENANCE_FILE)
         frames.append(frame)
     _check_consistency(provenance)
     if not frames:
@@ -159,14 +158,6 @@ def _check_consistency(provenance: dict[Path, dict]) -> None:
         if seen[0] != digests:
             changed = sorted(name for name in digests if seen[0].get(name) != digests[name])
             raise InputError(path, f"was made from other inputs ({', '.join(changed)}) than {seen[1]}: rerun it")
-
-
-def check_seeds(metrics: pd.DataFrame, expected: dict[tuple[str, str], Sequence[int]], source: str) -> None:
-    """Every (task, method) has exactly its expected seeds."""
-    for (task, method), seeds in expected.items():
-        found = sorted(set(metrics.loc[(metrics["task"] == task) & (metrics["method"] == method), "seed"]))
-        if found != sorted(seeds):
-            raise InputError(source, f"{task}/{method} has seeds {found}, expected {sorted(seeds)}")
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:

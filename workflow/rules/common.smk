@@ -1,5 +1,4 @@
 # Configuration checks and helpers shared by every rule file.
-import json
 import re
 import shlex
 import sys

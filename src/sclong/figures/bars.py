@@ -69,7 +69,7 @@ def draw_bars(ax: Axes, data: PanelData, methods: Sequence[str], ylabel: str, re
             ax.scatter(i, data.reported[method], **PAPER_MARKER)
             top = max(top, data.reported[method])
         tops.append(top)
-    low, high = _limits(ax, data, methods)
+    low, high = _limits(data, methods)
     ax.set_ylim(low, high + 0.12 * (high - low))
     for i, method in enumerate(methods):
         test = data.stats[data.stats["method"] == method]
@@ -85,7 +85,7 @@ def draw_bars(ax: Axes, data: PanelData, methods: Sequence[str], ylabel: str, re
     ax.grid(axis="y", color="0.9", zorder=0)
 
 
-def _limits(ax: Axes, data: PanelData, methods: Sequence[str]) -> tuple[float, float]:
+def _limits(data: PanelData, methods: Sequence[str]) -> tuple[float, float]:
     """Y range covering bars from 0, SDs, seed dots and the paper's values."""
     values = data.runs.loc[data.runs["method"].isin(methods), "value"].dropna().to_numpy(float)
     paper = np.array([v for m, v in data.reported.items() if m in methods])

@@ -20,8 +20,8 @@ from sclong.errors import InputError
 from sclong.figures import FigureSpec, get_figure
 from sclong.io.atomic import atomic_path
 from sclong.stats import read_metrics
+from sclong.tasks.base import METRICS_FILE
 
-ARTIFACT_SKIP = ("metrics.tsv",)
 PNG_DPI = 200
 
 
@@ -54,7 +54,7 @@ def read_tables(spec: FigureSpec, metrics_paths: list[Path], stats_path: Path, r
         task, method, seed = path.parts[-4], path.parts[-3], int(path.parts[-2].removeprefix("seed"))
         artifacts[(task, method, seed)] = {
             file.stem: pd.read_csv(file, sep="\t") for file in sorted(path.parent.glob("*.tsv"))
-            if file.name not in ARTIFACT_SKIP
+            if file.name != METRICS_FILE
         }  # fmt: skip
     methods = {task: list(dict.fromkeys(metrics.loc[metrics["task"] == task, "method"])) for task in spec.tasks}
     return FigureTables(spec, metrics, stats, reported[reported["figure"] == spec.name], artifacts, methods, scale,

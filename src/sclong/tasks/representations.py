@@ -61,12 +61,12 @@ def _batches(cells: ModelCells, rows: np.ndarray, batch_size: int, positions: np
     """Representations [batch, len(positions), gene_dim] of the given cells, batch by batch."""
     import torch
 
-    n_genes = cells.model.config.n_genes
+    from sclong.embedding import model_input
+
     index = torch.as_tensor(positions, device=cells.device)
     for start in range(0, len(rows), batch_size):
         chunk = cells.values[rows[start : start + batch_size]]
-        dense = np.zeros((chunk.shape[0], n_genes), dtype=np.float32)
-        dense[:, cells.vocab_index] = chunk.toarray()
+        dense = model_input(chunk, cells.vocab_index, cells.model.config.n_genes)
         with torch.no_grad():
             out = cells.model(torch.from_numpy(dense).to(cells.device))
         yield out.representations[:, index].float().cpu().numpy()

@@ -29,12 +29,10 @@ from sclong.io.atomic import atomic_path
 from sclong.io.hashing import file_sha256
 from sclong.settings import add_settings_argument, from_mapping, parse_settings
 from sclong.tasks import get_task
-from sclong.tasks.base import RunResult, Task, metrics_frame
+from sclong.tasks.base import METRICS_FILE, PROVENANCE_FILE, RunResult, Task, metrics_frame
 
 log = logging.getLogger(__name__)
 
-METRICS = "metrics.tsv"
-PROVENANCE = "provenance.json"
 CHECKPOINT_WEIGHTS = "model.safetensors"
 
 
@@ -102,8 +100,8 @@ def _seed_everything(seed: int) -> None:
 def _write_seed(task: Task, method: str, seed: int, result: RunResult, provenance: dict[str, Any], path: Path) -> None:
     frame = metrics_frame(task.name, method, seed, result.metrics)
     with atomic_path(path, directory=True) as tmp:
-        frame.to_csv(tmp / METRICS, sep="\t", index=False, float_format="%.10g")
-        (tmp / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+        frame.to_csv(tmp / METRICS_FILE, sep="\t", index=False, float_format="%.10g")
+        (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
         for name, table in result.artifacts.items():
             table.to_csv(tmp / f"{name}.tsv", sep="\t", index=False, float_format="%.8g")
 
