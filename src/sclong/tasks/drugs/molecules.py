@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -76,18 +77,20 @@ class Block:
     def width(self) -> int:
         return 1 if self.choices is None else len(self.choices)
 
-    def encode(self, atom: Chem.Atom) -> list[float]:
-        value = self.read(atom)
-        if self.choices is None:
-            return [float(value)]
-        if value not in self.choices:
-            if self.out_of_set == "refuse":
-                raise UnencodableAtom(
-                    f"atom {atom.GetIdx()} ({atom.GetSymbol()}) has {self.name} {value}, outside "
-                    f"{self.choices[0]}-{self.choices[-1]}"
-                )
-            value = self.choices[-1]
-        return [float(value == choice) for choice in self.choices]
+    @cached_property
+    def slots(self) -> dict[object, int]:
+        return {choice: slot for slot, choice in enumerate(self.choices or ())}
+
+    def slot(self, value: object, atom: Chem.Atom) -> int:
+        """The one-hot position of ``value`` (a value outside the choices: the last slot, or refused)."""
+        if value in self.slots:
+            return self.slots[value]
+        if self.out_of_set == "refuse":
+            raise UnencodableAtom(
+                f"atom {atom.GetIdx()} ({atom.GetSymbol()}) has {self.name} {value}, outside "
+                f"{self.choices[0]}-{self.choices[-1]}"
+            )
+        return self.width - 1
 
 
 def _symbol(atom: Chem.Atom) -> str:
@@ -102,10 +105,15 @@ def _total_h(atom: Chem.Atom) -> int:
     return atom.GetTotalNumHs()
 
 
-def _implicit_valence(atom: Chem.Atom) -> int:
+@cache
+def _implicit() -> object:
     from rdkit import Chem
 
-    return atom.GetValence(Chem.ValenceType.IMPLICIT)
+    return Chem.ValenceType.IMPLICIT
+
+
+def _implicit_valence(atom: Chem.Atom) -> int:
+    return atom.GetValence(_implicit())
 
 
 def _aromatic(atom: Chem.Atom) -> bool:
@@ -166,24 +174,42 @@ def block_slices(scheme: AtomScheme) -> dict[str, slice]:
     return slices
 
 
-def atom_features(atom: Chem.Atom, scheme: AtomScheme) -> np.ndarray:
-    """The ``ATOM_DIMS[scheme]``-d float32 features of one atom (blocks in the module docstring).
+def atom_matrix(atoms: Sequence[Chem.Atom], scheme: AtomScheme) -> np.ndarray:
+    """The atoms x ``ATOM_DIMS[scheme]`` float32 features of ``atoms`` (blocks in the module docstring).
 
     Raises :class:`UnencodableAtom` for a value outside a block the baseline refuses (a degree too high).
     """
-    values = np.array([value for block in SCHEMES[scheme] for value in block.encode(atom)], dtype=np.float32)
+    matrix = np.zeros((len(atoms), ATOM_DIMS[scheme]), dtype=np.float32)
+    rows, start = np.arange(len(atoms)), 0
+    for block in SCHEMES[scheme]:
+        values = [block.read(atom) for atom in atoms]
+        if block.choices is None:
+            matrix[:, start] = values
+        else:
+            matrix[rows, [start + block.slot(value, atom) for value, atom in zip(values, atoms, strict=True)]] = 1
+        start += block.width
     if scheme in SUM_NORMALISED:
-        values /= values.sum()
-    return values
+        matrix /= matrix.sum(axis=1, keepdims=True)
+    return matrix
 
 
-def bond_features(bond: Chem.Bond) -> np.ndarray:
-    """DeepCE's 6-d bond features: single, double, triple, aromatic, conjugated, in a ring."""
+def atom_features(atom: Chem.Atom, scheme: AtomScheme) -> np.ndarray:
+    """The ``ATOM_DIMS[scheme]``-d float32 features of one atom (see :func:`atom_matrix`)."""
+    return atom_matrix([atom], scheme)[0]
+
+
+def bond_matrix(bonds: Sequence[Chem.Bond]) -> np.ndarray:
+    """DeepCE's 6-d bond features, one row per bond: single, double, triple, aromatic, conjugated, in a ring."""
     from rdkit import Chem
 
-    kind = bond.GetBondType()
-    kinds = (Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC)
-    return np.array([kind == k for k in kinds] + [bond.GetIsConjugated(), bond.IsInRing()], dtype=np.float32)
+    kinds = {Chem.BondType.SINGLE: 0, Chem.BondType.DOUBLE: 1, Chem.BondType.TRIPLE: 2, Chem.BondType.AROMATIC: 3}
+    matrix = np.zeros((len(bonds), BOND_DIM), dtype=np.float32)
+    for row, bond in enumerate(bonds):
+        kind = kinds.get(bond.GetBondType())
+        if kind is not None:
+            matrix[row, kind] = 1
+        matrix[row, 4:] = bond.GetIsConjugated(), bond.IsInRing()
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -214,15 +240,14 @@ def graph(mol: Chem.Mol, scheme: AtomScheme) -> Data:
     import torch
     from torch_geometric.data import Data
 
-    x = torch.from_numpy(np.stack([atom_features(atom, scheme) for atom in mol.GetAtoms()]))
-    pairs = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
-    edges = [edge for i, j in pairs for edge in ((i, j), (j, i))]
-    edge_index = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
+    atoms, bonds = list(mol.GetAtoms()), list(mol.GetBonds())
+    x = torch.from_numpy(atom_matrix(atoms, scheme))
+    pairs = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bonds], dtype=np.int64).reshape(-1, 2)
+    edges = np.stack([pairs, pairs[:, ::-1]], axis=1).reshape(-1, 2)  # bond k: rows 2k (i->j) and 2k+1 (j->i)
+    edge_index = torch.from_numpy(np.ascontiguousarray(edges.T))
     if scheme != "deepce":
         return Data(x=x, edge_index=edge_index)
-    bonds = [bond_features(b) for b in mol.GetBonds() for _ in range(2)]
-    edge_attr = torch.from_numpy(np.stack(bonds)) if bonds else torch.zeros((0, BOND_DIM), dtype=torch.float32)
-    return Data(x=x, edge_index=edge_index, edge_attr=edge_attr)
+    return Data(x=x, edge_index=edge_index, edge_attr=torch.from_numpy(np.repeat(bond_matrix(bonds), 2, axis=0)))
 
 
 def featurize(smiles: Mapping[str, str], scheme: AtomScheme, source: str) -> Molecules:
@@ -267,30 +292,59 @@ def load_molecules(smiles: Mapping[str, str], scheme: AtomScheme, cache: Path, s
 
     The file's name carries the input's :func:`cache_key` and the file stores the whole key: a changed
     SMILES, drug set, scheme or rdkit version reads another file; a file whose stored key differs is redone.
+    The graphs are stored concatenated (one tensor per attribute and the per-drug atom and edge counts).
     """
     import torch
-    from torch_geometric.data import Data
 
     path, key = cache_file(cache, smiles, scheme), cache_key(smiles, scheme)
     if path.is_file():
         stored = torch.load(path, weights_only=True)
         if stored.get("key") == key:
-            graphs = {name: Data(**tensors) for name, tensors in stored["graphs"].items()}
-            log.info("%s: %d drug graphs (%s) read from %s", source, len(graphs), scheme, path)
-            if stored["invalid"]:
-                log.warning("%s: %d invalid SMILES (dropped): %s", source, len(stored["invalid"]), stored["invalid"])
-            return Molecules(graphs=graphs, invalid=dict(stored["invalid"]))
+            molecules = Molecules(graphs=_split(stored), invalid=dict(stored["invalid"]))
+            log.info("%s: %d drug graphs (%s) read from %s", source, len(molecules.graphs), scheme, path)
+            if molecules.invalid:
+                log.warning("%s: %d invalid SMILES (dropped): %s", source, len(molecules.invalid), molecules.invalid)
+            return molecules
         log.info("%s: %s was written for another input; featurising again", source, path)
     molecules = featurize(smiles, scheme, source)
-    payload = {
-        "key": key,
-        "graphs": {name: {k: data[k] for k in data.keys()} for name, data in molecules.graphs.items()},
-        "invalid": molecules.invalid,
-    }
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        torch.save({"key": key, **_concatenate(molecules.graphs, scheme), "invalid": molecules.invalid}, tmp)
     log.info("%s: drug graphs cached in %s", source, path)
     return molecules
+
+
+def _concatenate(graphs: Mapping[str, Data], scheme: AtomScheme) -> dict[str, object]:
+    """The graphs as concatenated tensors (for the cache)."""
+    import torch
+
+    values = list(graphs.values())
+    stored = {
+        "names": list(graphs),
+        "atoms": torch.tensor([data.num_nodes for data in values], dtype=torch.long),
+        "edges": torch.tensor([data.edge_index.shape[1] for data in values], dtype=torch.long),
+        "x": torch.cat([data.x for data in values]) if values else torch.zeros((0, ATOM_DIMS[scheme])),
+        "edge_index": torch.cat([data.edge_index for data in values], dim=1)
+        if values
+        else torch.zeros((2, 0), dtype=torch.long),
+    }
+    if scheme == "deepce":
+        stored["edge_attr"] = torch.cat([data.edge_attr for data in values]) if values else torch.zeros((0, BOND_DIM))
+    return stored
+
+
+def _split(stored: Mapping[str, object]) -> dict[str, Data]:
+    """The graphs of a cache file (the reverse of :func:`_concatenate`)."""
+    import torch
+    from torch_geometric.data import Data
+
+    atoms, edges = stored["atoms"].tolist(), stored["edges"].tolist()
+    parts = {"x": torch.split(stored["x"], atoms), "edge_index": torch.split(stored["edge_index"], edges, dim=1)}
+    if "edge_attr" in stored:
+        parts["edge_attr"] = torch.split(stored["edge_attr"], edges)
+    return {
+        name: Data(**{attribute: tensors[i] for attribute, tensors in parts.items()})
+        for i, name in enumerate(stored["names"])
+    }
 
 
 def fingerprints(smiles: Mapping[str, str], n_bits: int, radius: int) -> pd.DataFrame:
