@@ -224,3 +224,24 @@ def test_split_from_files_keeps_deepce_parts(caplog):
     joined, part = l1000.split_from_files({"train": a, "test": b})
     assert part.tolist() == ["train", "test"] and list(joined.meta.index) == ["s0", "t0"]
     assert "share drugs" in caplog.text
+
+
+def test_gctx_reads_like_the_gct(plate_path, plate, tmp_path):
+    # cmapPy's GCTX writer uses np.string_, gone in NumPy 2: the file is written with h5py in the GCTX
+    # layout (0/DATA/0/matrix is samples x genes; 0/META/ROW and 0/META/COL hold ids and fields)
+    import h5py
+    from cmapPy.pandasGEXpress import parse_gct
+
+    with gzip.open(plate_path, "rb") as source:
+        (tmp_path / "plate.gct").write_bytes(source.read())
+    gct = parse_gct.parse(str(tmp_path / "plate.gct"))
+    with h5py.File(tmp_path / "plate.gctx", "w") as out:
+        out.attrs["version"] = "GCTX1.0"
+        out.create_dataset("0/DATA/0/matrix", data=gct.data_df.to_numpy().T)
+        for node, frame in (("ROW", gct.row_metadata_df), ("COL", gct.col_metadata_df)):
+            out.create_dataset(f"0/META/{node}/id", data=frame.index.astype(str).to_numpy().astype(bytes))
+            for field in frame.columns:
+                out.create_dataset(f"0/META/{node}/{field}", data=frame[field].astype(str).to_numpy().astype(bytes))
+    from_gctx = l1000.read_gct(tmp_path / "plate.gctx")
+    pd.testing.assert_frame_equal(from_gctx.values, plate.values)
+    pd.testing.assert_frame_equal(from_gctx.meta, plate.meta, check_dtype=False)

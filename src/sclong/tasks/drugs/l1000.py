@@ -5,7 +5,8 @@ filtering and replicate reduction, drug SMILES, and the drug-disjoint split.
   (same index) with the columns ``pert_id, pert_type, cell_id, dose_um, time_h``.
 
   - :func:`read_gct`: GCT 1.2/1.3 (``.gct``, ``.gct.gz``) and GCTX by cmapPy's parsers (a ``.gct.gz`` is
-    decompressed to a temporary file first: cmapPy reads plain files only). Genes are the row metadata's
+    decompressed to a temporary file first: cmapPy reads plain files only; its parsers work with pandas 2 and
+    NumPy 2, its GCTX writer does not, as it calls ``np.string_``). Genes are the row metadata's
     ``pr_gene_symbol`` where present (else the row ids); the sample metadata must hold ``pert_id,
     pert_type, cell_id, pert_dose, pert_dose_unit, pert_time, pert_time_unit`` (LINCS names). A dose is
     in uM only where its unit is ``um``/``µM`` (any case); other units give NaN (never one of the six).
