@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 AtomScheme = Literal["deepce", "deepcdr", "deepdds"]
 ATOM_DIMS: dict[AtomScheme, int] = {"deepce": 62, "deepcdr": 75, "deepdds": 78}
 BOND_DIM = 6
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: graphs stored concatenated
 
 SYMBOLS = (
     "C", "N", "O", "S", "F", "Si", "P", "Cl", "Br", "Mg", "Na", "Ca", "Fe", "As", "Al", "I", "B", "V", "K", "Tl",
