@@ -177,6 +177,9 @@ def test_cache_with_another_key_is_redone_and_writes_are_atomic(tmp_path, monkey
     torch.save({"key": "other", "graphs": {}, "invalid": {}}, path)
     assert list(load_molecules(smiles, "deepce", tmp_path, "test").graphs) == ["ethanol"]
     assert torch.load(path, weights_only=True)["key"] == molecules.cache_key(smiles, "deepce")
+    path.write_bytes(b"not a torch file")
+    assert list(load_molecules(smiles, "deepce", tmp_path, "test").graphs) == ["ethanol"]
+    assert torch.load(path, weights_only=True)["key"] == molecules.cache_key(smiles, "deepce")
 
     def failing_save(obj, target):
         Path(target).write_bytes(b"partial")

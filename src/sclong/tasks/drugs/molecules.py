@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -298,8 +299,12 @@ def load_molecules(smiles: Mapping[str, str], scheme: AtomScheme, cache: Path, s
 
     path, key = cache_file(cache, smiles, scheme), cache_key(smiles, scheme)
     if path.is_file():
-        stored = torch.load(path, weights_only=True)
-        if stored.get("key") == key:
+        try:
+            stored = torch.load(path, weights_only=True)
+        except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
+            log.warning("%s: cache %s is unreadable (%s); featurising again", source, path, error)
+            stored = {}
+        if isinstance(stored, dict) and stored.get("key") == key:
             molecules = Molecules(graphs=_split(stored), invalid=dict(stored["invalid"]))
             log.info("%s: %d drug graphs (%s) read from %s", source, len(molecules.graphs), scheme, path)
             if molecules.invalid:
