@@ -24,7 +24,9 @@ class ModelCells:
     """A checkpoint's model with cells mapped to its vocabulary.
 
     ``values`` (cells x mapped genes, CSR, normalised) feed vocabulary positions ``vocab_index``; ``genes``
-    maps each input var name found in the vocabulary to its vocabulary position.
+    maps each input var name found in the vocabulary to its vocabulary position; ``mapping`` is the
+    mapping table of every var name (:class:`sclong.embedding.GeneMapping` ``table``) and ``vocabulary``
+    the checkpoint's.
     """
 
     model: object
@@ -32,15 +34,22 @@ class ModelCells:
     vocab_index: np.ndarray
     genes: pd.Series
     device: object
+    mapping: pd.DataFrame
+    vocabulary: pd.DataFrame
 
 
 def load_model_cells(
-    checkpoint: Path, adata: object, device: Literal["auto", "cpu", "cuda"], normalization: str, source: str
+    checkpoint: Path,
+    adata: object,
+    device: Literal["auto", "cpu", "cuda"],
+    normalization: str,
+    source: str,
+    input_kind: Literal["auto", "raw", "log1p"] = "auto",
 ) -> ModelCells:
     """Load ``checkpoint`` on ``device`` and prepare the cells of ``adata`` (var names: symbols or Ensembl
     IDs) as :func:`sclong.embedding.prepare_cells` does for ``sclong embed``, normalised with
-    ``normalization`` (``embed.normalization``). The coverage is logged, not enforced: a task uses the
-    genes its dataset has."""
+    ``normalization`` (``embed.normalization``); ``input_kind`` as ``sclong embed --input-kind``. The
+    coverage is logged, not enforced: a task uses the genes its dataset has."""
     import torch
 
     from sclong.embed import EmbedSettings
@@ -50,11 +59,13 @@ def load_model_cells(
     target = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     loaded = load_checkpoint(checkpoint, map_location=target)
     settings = EmbedSettings(min_coverage=0.0, normalization=normalization)
-    prepared = prepare_cells(adata, loaded.vocabulary, loaded.gene_table, settings, source=source)
+    prepared = prepare_cells(adata, loaded.vocabulary, loaded.gene_table, settings, input_kind=input_kind,
+                             source=source)  # fmt: skip
     mapping = prepared.mapping
     names = pd.Series(mapping.vocab_index, index=[str(adata.var_names[i]) for i in mapping.var_index])
     loaded.model.eval()
-    return ModelCells(loaded.model, prepared.values, mapping.vocab_index, names, torch.device(target))
+    return ModelCells(loaded.model, prepared.values, mapping.vocab_index, names, torch.device(target),
+                      mapping.table, loaded.vocabulary)  # fmt: skip
 
 
 def _batches(cells: ModelCells, rows: np.ndarray, batch_size: int, positions: np.ndarray) -> Iterator[np.ndarray]:
