@@ -1,0 +1,1 @@
+"""Shared helpers and models of the three drug tasks (chemical perturbation, drug response, drug combination)."""
