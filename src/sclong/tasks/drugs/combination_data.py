@@ -62,7 +62,8 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     bad = ~table["label"].isin(["0", "1"])
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(path, f"{int(bad.sum())} labels are not 0 or 1 (first: {table['label'].iloc[row]!r} in data row {row + 1})")
+        first = f"{table['label'].iloc[row]!r} in data row {row + 1}"
+        raise InputError(path, f"{int(bad.sum())} labels are not 0 or 1 (first: {first})")
     labels = table.loc[:, list(LABEL_COLUMNS)].copy()
     labels["label"] = labels["label"].astype(np.int8)
     return labels
@@ -112,7 +113,8 @@ def _cell_index(row_ids: list[str], cell_ids: CellIds, path: str | Path) -> pd.I
     index = pd.Index(names, name="cell")
     repeated = index[index.duplicated()].unique().tolist()
     if "" in names or repeated:
-        raise InputError(path, f"cell-line ids must be unique and non-empty (repeated: {', '.join(repeated[:NAMES_SHOWN])})")
+        shown = ", ".join(repeated[:NAMES_SHOWN])
+        raise InputError(path, f"cell-line ids must be unique and non-empty (repeated: {shown})")
     return index
 
 
@@ -155,7 +157,8 @@ def match_screen(
     no_cell = ~labels["cell"].isin(features.values.index)
     empty = (labels["drug1"] == "") | (labels["drug2"] == "")
     unparsed = labels["drug1"].isin(invalid_smiles) | labels["drug2"].isin(invalid_smiles)
-    reason = np.select([no_cell, empty, unparsed], ["cell without features", "drug without SMILES", "unparseable SMILES"], "")
+    reasons = ["cell without features", "drug without SMILES", "unparseable SMILES"]
+    reason = np.select([no_cell, empty, unparsed], reasons, "")
     keep = reason == ""
     dropped = labels.loc[~keep].assign(reason=reason[~keep])
     if not keep.any():
@@ -163,7 +166,8 @@ def match_screen(
         raise InputError(source, f"no label row is usable ({_drop_summary(dropped, invalid_smiles, names)}){hint}")
     pairs = labels.loc[keep]
     if len(dropped):
-        log.warning("%s: dropped %d of %d label rows: %s", source, len(dropped), len(labels), _drop_summary(dropped, invalid_smiles, names))
+        summary = _drop_summary(dropped, invalid_smiles, names)
+        log.warning("%s: dropped %d of %d label rows: %s", source, len(dropped), len(labels), summary)
     else:
         log.info("%s: all %d label rows usable", source, len(labels))
     cells = features.values.loc[sorted(pairs["cell"].unique())]
