@@ -1,1 +1,5 @@
-"""Shared helpers and models of the three drug tasks (chemical perturbation, drug response, drug combination)."""
+"""Shared parts of the three drug tasks (chemical perturbation, cancer drug response, drug combination).
+
+``molecules`` (SMILES -> rdkit molecular graphs with each baseline's atom features, cached; Morgan
+fingerprints), and each task's own data, metric and model modules.
+"""
