@@ -14,16 +14,19 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
+from sclong.data.simulate import read_gene_ids
 from sclong.errors import InputError
 from sclong.tasks.drugs import combination_data as data
 from sclong.tasks.drugs import deepdds
 from sclong.tasks.drugs.combination_rf import pair_features, random_forest_scores
+from sclong.tasks.drugs.combination_simulate import ComboSimParams, cell_feature_rows, simulate_screen, write_screen
 from sclong.tasks.drugs.combination_train import FitSettings, PairLoader, fit, learning_rate, predict
 from sclong.tasks.drugs.molecules import featurize, fingerprints
 
 LABELS = "drug_combination/labels_0_10.csv.gz"
 FEATURES = "drug_combination/new_cell_features_954.csv"
 SMILES = "drug_combination/smiles.csv"
+REPO = Path(__file__).resolve().parents[3]
 TEST_CELLS = ["A2780", "HT29", "NCIH460", "SKOV3", "T47D"]  # held out as the "independent" test set
 
 
@@ -55,10 +58,8 @@ def test_real_files_read(oneil: tuple[pd.DataFrame, data.CellFeatures, pd.Series
 def write_deepdds_set(folder: Path, labels: pd.DataFrame, features: data.CellFeatures, cells: list[str]) -> None:
     """An independent set in DeepDDS' formats: ``independent_input.csv`` and the two-header feature file."""
     labels[labels["cell"].isin(cells)].to_csv(folder / "independent_input.csv", index=False)
-    table = features.values.loc[cells]
-    header = pd.DataFrame([["gene_id", *table.columns], ["transcript_id", *features.transcripts]])
-    body = pd.DataFrame([[cell, *row] for cell, row in zip(table.index, table.to_numpy().tolist(), strict=True)])
-    pd.concat([header, body]).to_csv(folder / "independent_cell_features_954.csv", header=False, index=False)
+    rows = cell_feature_rows(features.values.loc[cells])
+    rows.to_csv(folder / "independent_cell_features_954.csv", header=False, index=False)
 
 
 def test_independent_set_reader_on_oneil_format(
@@ -69,6 +70,7 @@ def test_independent_set_reader_on_oneil_format(
     test_labels = data.read_labels(tmp_path / "independent_input.csv")
     test_features = data.read_cell_features(tmp_path / "independent_cell_features_954.csv", "exact")
     pd.testing.assert_frame_equal(test_features.values, features.values.loc[TEST_CELLS])
+    assert (test_features.transcripts == "unknown").all()
     screen = data.match_screen(test_labels, test_features, {}, "independent", {})
     assert len(screen.pairs) == labels["cell"].isin(TEST_CELLS).sum() and screen.dropped.empty
     assert list(screen.cells.index) == sorted(TEST_CELLS)
@@ -371,3 +373,37 @@ def test_random_forest(oneil: tuple[pd.DataFrame, data.CellFeatures, pd.Series])
     scores = random_forest_scores(x[:400], y[:400], x[400:], n_trees=50, seed=0, n_jobs=1)
     assert data.auroc(y[400:], scores) > 0.99
     assert np.array_equal(scores, random_forest_scores(x[:400], y[:400], x[400:], n_trees=50, seed=0, n_jobs=1))
+
+
+# --- demo simulator ------------------------------------------------------------------------------------
+
+
+def test_simulated_screen_read_back(tmp_path: Path) -> None:
+    drugs = pd.read_csv(REPO / "resources" / "demo" / "drugs.tsv", sep="\t")
+    genes = read_gene_ids(REPO / "resources" / "demo" / "genes.tsv.gz")[:120]
+    params = ComboSimParams(n_train_cells=6, n_test_cells=3, n_train_drugs=25, n_train_pairs=400, n_test_pairs=90,
+                            n_programs=3, noise=0.1, seed=0)  # fmt: skip
+    screen = simulate_screen(drugs, genes, params)
+    folder = tmp_path / "drug_combination"
+    write_screen(screen, folder)
+    molecules_ = featurize({s: s for s in drugs["smiles"]}, "deepdds", "demo")
+    assert not molecules_.invalid
+    sets = {}
+    for labels_file, cells_file in [("labels_0_10.csv", "new_cell_features_954.csv"),
+                                    ("independent_set/independent_input.csv",
+                                     "independent_set/independent_cell_features_954.csv")]:  # fmt: skip
+        labels = data.read_labels(folder / labels_file)
+        features = data.read_cell_features(folder / cells_file, "exact")
+        sets[labels_file] = data.match_screen(labels, features, molecules_.invalid, labels_file, {})
+        assert sets[labels_file].dropped.empty and list(features.values.columns) == genes
+    train, test = sets.values()
+    assert len(train.pairs) == 400 and len(test.pairs) == 90
+    assert not set(train.cells.index) & set(test.cells.index)
+    assert set(test.drugs) - set(train.drugs) and len(train.drugs) <= 25
+    assert 0.4 < train.pairs["label"].mean() < 0.6
+    assert not train.pairs.duplicated(["drug1", "drug2", "cell"]).any()
+    assert (train.pairs["drug1"] != train.pairs["drug2"]).all()
+    np.testing.assert_allclose(train.cells.to_numpy(), screen.train_cells.loc[train.cells.index].to_numpy(), atol=5e-3)
+    assert data.read_smiles(folder / "smiles.csv").to_dict() == dict(zip(drugs["name"], drugs["smiles"], strict=True))
+    again = simulate_screen(drugs, genes, params)
+    pd.testing.assert_frame_equal(again.train_labels, screen.train_labels)
