@@ -1,7 +1,7 @@
 """Drug combination at the paper's size on CPU: one training epoch of each network, the random forest's fit.
 
 The real O'Neil screen of ``../shared/data/drug_combination`` (12,415 pairs, 36 drugs, 31 cell lines, 954
-genes) is the training set of every row. ``deepdds``: DeepDDS' GCNNet at its code's batch size (512);
+genes) is the training set of every row. ``deepdds``: DeepDDS' GCNNet at the batch size of its GCN training script (256);
 ``sclong``: the paper's scLong model at its batch size (256), fed 954 cell inputs (random values: only the
 shape matters for time). Each network runs one untimed warm-up epoch, then ``--epochs`` timed ones (mean
 shown). ``random forest``: sklearn's forest (``--trees``, all cores given) on [Morgan radius 2, 1,024 bits
@@ -28,7 +28,7 @@ from sclong.tasks.drugs.combination_train import PairLoader
 from sclong.tasks.drugs.molecules import featurize, fingerprints
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "drug_combination"
-BATCH = {"deepdds": 512, "sclong": 256}
+BATCH = {"deepdds": 256, "sclong": 256}
 
 
 def epoch_seconds(kind: deepdds.NetKind, pairs: pd.DataFrame, drugs: list[str], batch: Batch,

@@ -12,7 +12,9 @@ dropout), at the cost of the screen's few dozen molecules instead of two per pai
   goes through drug 1's layers (its code defines a second branch and never calls it: left out); the cell
   vector L2-normalised over genes, then Linear 954-512 + ReLU, 512-256 + ReLU, 256-128; the three 128-d
   vectors concatenated, Linear 384-512 + ReLU + dropout, 512-128 + ReLU + dropout, 128-2. Dropout 0.2 in
-  its code.
+  its code. Its GCN training script: Adam at a constant 5e-4, batch 256, 1000 epochs, the pairs permuted
+  once (:class:`~sclong.tasks.drugs.combination_train.PairLoader` reshuffles every epoch, seeded); the
+  paper says the baselines shared the scLong model's optimisation settings: the task's config decides.
 * :class:`ScLongCombination` (the paper's Methods, Supplementary Fig. 7): cell branch Linear n-512-256-128
   with ReLU after each (n = the cell inputs: 954 scLong per-gene values, see
   :func:`sclong.tasks.drugs.combination_data.cell_inputs`), not normalised; two separate GCNs (drug 1 and
