@@ -63,9 +63,9 @@ def write_deepdds_set(folder: Path, labels: pd.DataFrame, features: data.CellFea
 
 
 def test_independent_set_reader_on_oneil_format(
-    tmp_path: Path, oneil: tuple[pd.DataFrame, data.CellFeatures, pd.Series], caplog: pytest.LogCaptureFixture
+    tmp_path: Path, oneil: tuple[pd.DataFrame, data.CellFeatures, pd.Series]
 ) -> None:
-    labels, features, smiles = oneil
+    labels, features, _ = oneil
     write_deepdds_set(tmp_path, labels, features, TEST_CELLS)
     test_labels = data.read_labels(tmp_path / "independent_input.csv")
     test_features = data.read_cell_features(tmp_path / "independent_cell_features_954.csv", "exact")
