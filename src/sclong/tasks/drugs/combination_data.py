@@ -22,7 +22,9 @@ no row left is refused.
 Validation split (model selection; the test set never takes part): ``by="pairs"``: a label-stratified
 random ``fraction`` of the rows (sklearn ``train_test_split`` with ``random_state=seed``); ``by="cells"``:
 whole cell lines, ``round(fraction * n_cells)`` of them (at least 1) drawn by ``numpy.random.default_rng(seed)``,
-the way the independent set holds new cell lines out.
+the way the independent set holds new cell lines out. O'Neil's file repeats 185 (drug 1, drug 2, cell)
+triples (26 of them with both labels): a pair-level split can put a twin of a training row into
+validation; the cell-level split cannot.
 """
 
 from __future__ import annotations
