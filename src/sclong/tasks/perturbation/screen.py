@@ -61,7 +61,7 @@ class Screen:
     def mean(self, condition: str) -> np.ndarray:
         """Mean expression of the cells of ``condition`` (float64, one value per measured gene)."""
         if condition not in self._means:
-            self._means[condition] = _row_mean(self.adata.X, self.rows(condition))
+            self._means[condition] = row_mean(self.adata.X, self.rows(condition))
         return self._means[condition]
 
     def control_mean(self) -> np.ndarray:
@@ -74,7 +74,7 @@ class Screen:
         return [CONTROL, *(c for c in seen if c != CONTROL)]
 
 
-def _row_mean(matrix, rows: np.ndarray) -> np.ndarray:
+def row_mean(matrix, rows: np.ndarray) -> np.ndarray:
     """Column means of ``matrix[rows]`` for a dense or sparse matrix."""
     block = matrix[rows]
     mean = block.mean(axis=0)
