@@ -8,9 +8,11 @@ both the condition and the control (GEARS' ``get_dropout_non_zero_genes``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from sclong.tasks.perturbation.screen import CONTROL
 
@@ -27,16 +29,18 @@ def rank_genes(adata, conditions: Sequence[str]) -> dict[str, np.ndarray]:
 
     work = adata.copy()
     work.obs = work.obs[["condition"]].astype(str).astype("category")
-    sc.tl.rank_genes_groups(
-        work,
-        groupby="condition",
-        groups=[c for c in conditions if c != CONTROL],
-        reference=CONTROL,
-        rankby_abs=True,
-        method="t-test",
-        n_genes=work.n_vars,
-        use_raw=False,
-    )
+    with warnings.catch_warnings():  # scanpy fills its result table one column at a time
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        sc.tl.rank_genes_groups(
+            work,
+            groupby="condition",
+            groups=[c for c in conditions if c != CONTROL],
+            reference=CONTROL,
+            rankby_abs=True,
+            method="t-test",
+            n_genes=work.n_vars,
+            use_raw=False,
+        )
     names = work.uns["rank_genes_groups"]["names"]
     position = {gene: i for i, gene in enumerate(work.var_names)}
     return {c: np.array([position[g] for g in names[c]], dtype=np.int64) for c in conditions if c != CONTROL}

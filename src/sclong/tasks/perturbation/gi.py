@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sclong.tasks.base import Metric
-from sclong.tasks.perturbation.metrics import pearson
+from sclong.tasks.perturbation.metrics import constant, pearson
 from sclong.tasks.perturbation.screen import CONTROL, Predictions, Screen, Split
 
 TOP = 15
@@ -50,11 +50,15 @@ def gi_metrics(table: pd.DataFrame) -> list[Metric]:
     """``gi_magnitude_pearson``, ``gi_synergy_overlap`` and ``gi_suppressor_overlap`` (scenario ``all``).
 
     With fewer than 30 doubles the top and bottom sets are ``n // 2`` doubles each (the note says so).
+    Predicted magnitudes that are all equal (the additive model's are all sqrt 2) rank nothing: no values.
     """
     n = len(table)
     names = ("gi_magnitude_pearson", "gi_synergy_overlap", "gi_suppressor_overlap")
     if n < 2:
         return [Metric(SCENARIO, name, None, f"needs at least 2 test doubles, has {n}") for name in names]
+    if constant(table["magnitude_pred"].to_numpy()):
+        note = "every predicted magnitude is the same, so they neither correlate nor rank"
+        return [Metric(SCENARIO, name, None, note) for name in names]
     k = min(TOP, n // 2)
     note = "" if k == TOP else f"top/bottom {k} of {n} test doubles"
     true_order = table.sort_values(["magnitude_true", "condition"])["condition"].tolist()

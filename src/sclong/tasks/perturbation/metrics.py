@@ -23,11 +23,17 @@ CONDITION_METRICS = ("mse_de", "pearson_delta_de", "mse", "pearson", "pearson_de
 NO_CONDITION = "no test condition in this scenario"
 
 
+def constant(x: np.ndarray) -> bool:
+    """Whether ``x`` is constant up to rounding (relative spread below 1e-9)."""
+    return bool(np.ptp(x) <= 1e-9 * max(1.0, float(np.abs(x).max(initial=0.0))))
+
+
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
     """Pearson correlation; 0 when either vector is constant (GEARS' convention for its NaN)."""
+    if constant(x) or constant(y):
+        return 0.0
     x, y = x - x.mean(), y - y.mean()
-    denominator = np.sqrt((x * x).sum() * (y * y).sum())
-    return float((x * y).sum() / denominator) if denominator > 0 else 0.0
+    return float((x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum()))
 
 
 def condition_metrics(pred: np.ndarray, true: np.ndarray, control: np.ndarray, de: np.ndarray) -> dict[str, float]:
