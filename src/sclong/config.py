@@ -73,8 +73,9 @@ def check_config(config: Mapping[str, Any], root: Path) -> None:
     if corpus["local_census"] and corpus["census"]["uri"] is not None:
         raise ConfigError("corpus.census.uri", "must be null with corpus.local_census (its store is built for you)")
     for name, dataset in config["datasets"].items():
-        if dataset.get("builtin") == "simulated" and not corpus["local_census"]:
-            raise ConfigError(f"datasets.{name}.builtin", "'simulated' needs corpus.local_census (the demo simulator)")
+        if dataset.get("builtin") in ("simulated", "perturbseq") and not corpus["local_census"]:
+            raise ConfigError(f"datasets.{name}.builtin", f"'{dataset['builtin']}' needs corpus.local_census (the "
+                                                          "demo simulator)")  # fmt: skip
         if "path" in dataset:
             _check_input_path(config, root, f"datasets.{name}.path", dataset["path"])
         for role, file in dataset.get("files", {}).items():
