@@ -188,6 +188,8 @@ def task_input_paths(task_name):
             "checkpoint": pretrained_weights(wildcards.method),
             "go_graph": rules.go_graph.output[0],
             "gene_table": rules.gene_table.output[0],
+            "go_gaf": source_file("go_gaf"),
+            "go_obo": source_file("go_obo"),
         }
         return {name: paths[name] for name in task.inputs(wildcards.method)}
 

@@ -25,7 +25,7 @@ MODEL_METHODS = ("sclong", "wo_leg", "random_leg", "wo_go", "random_go")
 METRICS_COLUMNS = ("task", "method", "seed", "scenario", "metric", "value", "note")
 METRICS_FILE = "metrics.tsv"
 PROVENANCE_FILE = "provenance.json"
-InputName = Literal["dataset", "embedding", "checkpoint", "go_graph", "gene_table"]
+InputName = Literal["dataset", "embedding", "checkpoint", "go_graph", "gene_table", "go_gaf", "go_obo"]
 
 SettingsT = TypeVar("SettingsT")
 DataT = TypeVar("DataT")
