@@ -243,7 +243,7 @@ def control_representations(
 
 
 @dataclass
-class _Inputs:
+class ModelInputs:
     """Everything a batch needs besides the representation store."""
 
     screen: Screen
@@ -257,7 +257,7 @@ def _dense(matrix, rows: np.ndarray) -> np.ndarray:
     return np.asarray(block.toarray() if hasattr(block, "toarray") else block, dtype=np.float32)
 
 
-def _batch(inputs: _Inputs, store: RepresentationStore, pairs: Pairs, index: np.ndarray) -> tuple:
+def batch_tensors(inputs: ModelInputs, store: RepresentationStore, pairs: Pairs, index: np.ndarray) -> tuple:
     """Tensors (reps, control values, target values, cells, nodes) of the pairs ``index``."""
     import torch
 
@@ -280,7 +280,7 @@ def _chunks(n: int, size: int) -> Iterator[np.ndarray]:
         yield np.arange(start, min(start + size, n))
 
 
-def predict(model: torch.nn.Module, inputs: _Inputs, store: RepresentationStore, pairs: Pairs,
+def predict(model: torch.nn.Module, inputs: ModelInputs, store: RepresentationStore, pairs: Pairs,
             batch_size: int) -> Predictions:  # fmt: skip
     """Mean predicted expression per condition of ``pairs`` (model in eval mode, no gradients)."""
     import torch
@@ -290,7 +290,7 @@ def predict(model: torch.nn.Module, inputs: _Inputs, store: RepresentationStore,
     counts: dict[str, int] = {}
     with torch.no_grad():
         for index in _chunks(len(pairs.rows), batch_size):
-            reps, control, _, cells, nodes = _batch(inputs, store, pairs, index)
+            reps, control, _, cells, nodes = batch_tensors(inputs, store, pairs, index)
             pred = model(reps, control, cells, nodes).double().cpu().numpy()
             for condition in pd.unique(pairs.conditions[index]):
                 mask = pairs.conditions[index] == condition
@@ -308,7 +308,7 @@ def validation_scores(screen: Screen, predictions: Predictions) -> tuple[float, 
 
 def train_and_select(
     model: torch.nn.Module,
-    inputs: _Inputs,
+    inputs: ModelInputs,
     store: RepresentationStore,
     train: Pairs,
     val: Pairs,
@@ -333,7 +333,7 @@ def train_and_select(
             losses = []
             optimizer.zero_grad()
             for step, index in enumerate(order.reshape(n_batches, settings.batch_size), start=1):
-                reps, control, target, cells, nodes = _batch(inputs, store, train, index)
+                reps, control, target, cells, nodes = batch_tensors(inputs, store, train, index)
                 loss = gears_loss(model(reps, control, cells, nodes), target, train.conditions[index],
                                   inputs.control_mean, inputs.kept_genes, settings.autofocus_gamma,
                                   settings.direction_lambda)  # fmt: skip
@@ -384,7 +384,7 @@ def fit_predict_sclong(
             "tasks.genetic_perturbation.model.mlp_sizes",
             f"starts with {settings.mlp_sizes[0]}; {checkpoint} has gene_dim {store.dim}",
         )
-    inputs = _Inputs(
+    inputs = ModelInputs(
         screen=screen,
         nodes={c: [node[g] for g in screen.perturbed(c)] for c in conditions},
         kept_genes={
