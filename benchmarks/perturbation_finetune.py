@@ -67,7 +67,9 @@ def synthetic_screen(args: argparse.Namespace, vocabulary: pd.DataFrame, go) -> 
     labels = [CONTROL] * (args.cells - per_condition * len(conditions))
     labels += [c for c in conditions for _ in range(per_condition)]
     nnz = int(args.density * args.genes)
-    indices = np.sort(rng.random((len(labels), args.genes)).argpartition(nnz, axis=1)[:, :nnz], axis=1)
+    indices = np.concatenate([np.sort(rng.random((min(4096, len(labels) - start), args.genes))
+                                      .argpartition(nnz, axis=1)[:, :nnz], axis=1)
+                              for start in range(0, len(labels), 4096)])  # fmt: skip
     data = np.log1p(rng.poisson(2.0, size=indices.shape) + 1).astype(np.float32)
     X = sp.csr_matrix((data.ravel(), indices.ravel(), np.arange(0, indices.size + 1, nnz)),
                       shape=(len(labels), args.genes))  # fmt: skip
