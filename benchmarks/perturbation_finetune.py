@@ -13,7 +13,8 @@ screen), its perturbed genes are GO-annotated demo genes. Then, as :func:`fit_pr
    on a store of the same shape filled with random values (the head's cost does not depend on the backbone
    that filled the store), in cells/s of training;
 3. peak resident memory of the process (``ru_maxrss``) after each stage, against the dense arrays the
-   streaming avoids.
+   streaming avoids (stores are written sequentially and mapped read-only, so only the rows a batch reads
+   are resident).
 
 The 1B estimate: the head's time per epoch is measured directly (step d200); the store costs one backbone
 pass per control cell, estimated from the demo pass as t_1B = t_demo x F_1B / F_demo with the per-cell cost
@@ -91,13 +92,14 @@ class RandomStore:
         self.dim, self.device = dim, torch.device("cpu")
         self.row_of = {int(row): i for i, row in enumerate(screen.control_rows)}
         shape = (len(screen.control_rows), len(screen.genes), dim)
-        self.values = np.lib.format.open_memmap(directory / f"random{dim}.npy", mode="w+", dtype=np.float16,
-                                                shape=shape)  # fmt: skip
+        path = directory / f"random{dim}.npy"
         rng = np.random.default_rng(1)
-        for start in range(0, shape[0], 256):
-            block = self.values[start : start + 256]
-            block[:] = rng.standard_normal(block.shape, dtype=np.float32)
-        self.values.flush()
+        with open(path, "wb") as handle:
+            np.lib.format.write_array_header_1_0(handle, {"descr": "<f2", "fortran_order": False, "shape": shape})
+            for start in range(0, shape[0], 256):
+                block = rng.standard_normal((min(256, shape[0] - start), *shape[1:]), dtype=np.float32)
+                handle.write(block.astype(np.float16).tobytes())
+        self.values = np.load(path, mmap_mode="r")
 
     def get(self, control_rows: np.ndarray) -> np.ndarray:
         return self.values[[self.row_of[int(r)] for r in control_rows]].astype(np.float32)

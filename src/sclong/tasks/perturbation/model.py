@@ -202,16 +202,18 @@ class RepresentationStore:
         shape = (len(screen.control_rows), len(names), self.dim)
         self._directory = tempfile.TemporaryDirectory(prefix="sclong-perturbation-")
         path = Path(self._directory.name) / "representations.npy"
-        self.values = np.lib.format.open_memmap(path, mode="w+", dtype=STORE_DTYPE, shape=shape)
         positions = vocab.iloc[measured].to_numpy(np.int64)
         rows = np.arange(len(screen.control_rows))
-        start = 0
-        with Progress(len(rows), "control-cell representations", "cells") as progress:
+        with open(path, "wb") as handle, Progress(len(rows), "control-cell representations", "cells") as progress:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(STORE_DTYPE)), "fortran_order": False,
+                      "shape": shape}  # fmt: skip
+            np.lib.format.write_array_header_1_0(handle, header)
             for batch in representation_batches(cells, rows, batch_size, positions):
-                self.values[start : start + len(batch), measured] = batch
-                start += len(batch)
+                block = np.zeros((len(batch), len(names), self.dim), dtype=STORE_DTYPE)
+                block[:, measured] = batch
+                handle.write(block.tobytes())
                 progress.update(len(batch))
-        self.values.flush()
+        self.values = np.load(path, mmap_mode="r")  # written sequentially, mapped read-only: pages stay on disk
         del cells
 
     def get(self, control_rows: np.ndarray) -> np.ndarray:
