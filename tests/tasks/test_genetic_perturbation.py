@@ -255,6 +255,12 @@ def test_ctrl_first_singles_are_read_as_gears_does(tmp_path: Path) -> None:
     adata.obs["condition"] = adata.obs["condition"].replace({"A+ctrl": "ctrl+A"})
     screen = read_screen(write(adata, tmp_path))
     assert "A+ctrl" in screen.condition_list() and "ctrl+A" not in screen.condition_list()
+    names = {c: "ctrl+A" if c == "A+ctrl" else c for c in screen.condition_list()[1:]}
+    adata.uns["rank_genes_groups_cov_all"] = {f"K562_{names[c]}_1+1": np.array(screen.genes)[screen.de_genes_50[c]]
+                                              for c in names}  # fmt: skip
+    adata.var_names = screen.genes
+    shipped = read_screen(write(adata, tmp_path))
+    assert np.array_equal(shipped.de_genes_50["A+ctrl"], screen.de_genes_50["A+ctrl"])
 
 
 def test_unreadable_file_and_negative_values(tmp_path: Path) -> None:
