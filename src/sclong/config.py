@@ -108,6 +108,13 @@ def _check_tasks(config: Mapping[str, Any]) -> None:
             task.check_method(method, f"{key}.methods")
         variants = [m for m in section["methods"] if m in MODEL_METHODS]
         _check_subset(variants, config["pretrain"]["variants"], f"{key}.methods", "pretrain.variants")
+    perturbation = config["tasks"]["genetic_perturbation"]
+    width, gene_dim = perturbation["model"]["mlp_sizes"][0], config["model"]["gene_dim"]
+    if width != gene_dim and any(m in MODEL_METHODS for m in perturbation["methods"]):
+        raise ConfigError(
+            "tasks.genetic_perturbation.model.mlp_sizes",
+            f"starts with {width}, but the model's representations have model.gene_dim {gene_dim}",
+        )
 
 
 def _check_results_dir(config: Mapping[str, Any], root: Path) -> None:

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import yaml
 
 from sclong.errors import InputError
 from sclong.tasks.base import METRICS_FILE
-from sclong.tasks.genetic_perturbation import TASK, Settings
+from sclong.tasks.genetic_perturbation import TASK, PerturbationData, Settings
 from sclong.tasks.perturbation import baselines
 from sclong.tasks.perturbation.gi import gi_metrics, gi_table, magnitude
 from sclong.tasks.perturbation.metrics import NO_CONDITION, condition_metrics, condition_table, scenario_metrics
@@ -28,8 +29,9 @@ from sclong.tasks.run import run_method
 
 ECCITE = "perturbation/papalexi2021_thp1_eccite_subset.h5ad"
 GENES = list("ABCDEFGH")
-SETTINGS = {"dataset": "screen", "methods": ["additive", "no_change"], "train_gene_fraction": 0.75,
-            "combo_train_fraction": 0.75, "device": "cpu", "normalization": "paper"}  # fmt: skip
+CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
+SETTINGS = {**CONFIG["tasks"]["genetic_perturbation"], "dataset": "screen", "device": "cpu",
+            "normalization": "paper", "go_annotations": CONFIG["go_annotations"]}  # fmt: skip
 
 
 def conditions_of(genes: list[str], doubles: list[tuple[str, str]]) -> list[str]:
@@ -193,7 +195,7 @@ def test_additive_is_exact_on_an_additive_screen_and_not_applicable_to_unseen_si
     table = condition_table(screen, split, predictions)
     unclipped = table[table["mse"] < 1e-6]
     assert len(unclipped) >= len(doubles) // 2  # the known screen is additive but for its clipped values
-    result = TASK.run("additive", 0, screen, Settings(**SETTINGS))
+    result = TASK.run("additive", 0, PerturbationData(screen, None, None), Settings(**SETTINGS))
     metric = {(m.scenario, m.metric): m for m in result.metrics}
     assert metric["seen_0_1", "mse_de"].value is None
     assert metric["seen_0_1", "mse_de"].note.startswith("not applicable")
@@ -253,6 +255,12 @@ def test_ctrl_first_singles_are_read_as_gears_does(tmp_path: Path) -> None:
     adata.obs["condition"] = adata.obs["condition"].replace({"A+ctrl": "ctrl+A"})
     screen = read_screen(write(adata, tmp_path))
     assert "A+ctrl" in screen.condition_list() and "ctrl+A" not in screen.condition_list()
+    names = {c: "ctrl+A" if c == "A+ctrl" else c for c in screen.condition_list()[1:]}
+    adata.uns["rank_genes_groups_cov_all"] = {f"K562_{names[c]}_1+1": np.array(screen.genes)[screen.de_genes_50[c]]
+                                              for c in names}  # fmt: skip
+    adata.var_names = screen.genes
+    shipped = read_screen(write(adata, tmp_path))
+    assert np.array_equal(shipped.de_genes_50["A+ctrl"], screen.de_genes_50["A+ctrl"])
 
 
 def test_unreadable_file_and_negative_values(tmp_path: Path) -> None:

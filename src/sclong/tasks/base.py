@@ -58,7 +58,8 @@ class RunResult:
 class Task(ABC, Generic[SettingsT, DataT]):
     """One downstream task of the paper.
 
-    ``baselines`` are the task's own methods; every model variant is a method too. ``inputs`` names the
+    ``baselines`` are the task's own methods; every model variant is a method too. ``shared_sections`` are
+    top-level config sections the workflow adds to the task's settings. ``inputs`` names the
     files a method needs (the workflow supplies their paths); ``load`` reads them once per job; ``run``
     evaluates one method with one seed and must be deterministic given the seed.
     """
@@ -66,6 +67,7 @@ class Task(ABC, Generic[SettingsT, DataT]):
     name: ClassVar[str]
     baselines: ClassVar[tuple[str, ...]]
     settings_type: ClassVar[type]
+    shared_sections: ClassVar[tuple[str, ...]] = ()
 
     def methods(self) -> tuple[str, ...]:
         """Every method name this task accepts."""

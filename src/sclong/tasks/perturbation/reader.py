@@ -52,7 +52,7 @@ def screen_from_adata(adata, source: str) -> Screen:
     if len(cell_types) != 1:
         raise InputError(source, f"obs['cell_type'] has {len(cell_types)} values ({', '.join(cell_types[:5])}); "
                                  "one cell type per screen expected")  # fmt: skip
-    conditions = _canonical_conditions(adata.obs["condition"].astype(str).to_numpy(), source)
+    conditions, original = _canonical_conditions(adata.obs["condition"].astype(str).to_numpy(), source)
     control_rows = np.flatnonzero(conditions == CONTROL)
     if not len(control_rows):
         raise InputError(source, f"no control cells (no obs['condition'] == {CONTROL!r})")
@@ -63,7 +63,7 @@ def screen_from_adata(adata, source: str) -> Screen:
     screen = Screen(adata=adata, genes=genes, conditions=conditions, control_rows=control_rows, de_genes={},
                     de_genes_50={}, source=source)  # fmt: skip
     order = screen.condition_list()
-    rankings = _shipped_ranking(adata, order, cell_types[0], source)
+    rankings = _shipped_ranking(adata, [original[c] for c in order], cell_types[0], source)
     if rankings is None:
         rankings = rank_genes(_with_conditions(adata, conditions), order)
     for condition in order[1:]:
@@ -73,8 +73,9 @@ def screen_from_adata(adata, source: str) -> Screen:
     return screen
 
 
-def _canonical_conditions(raw: np.ndarray, source: str) -> np.ndarray:
-    """Conditions in GEARS' grammar, ``ctrl+A`` rewritten ``A+ctrl``; refuses anything else."""
+def _canonical_conditions(raw: np.ndarray, source: str) -> tuple[np.ndarray, dict[str, str]]:
+    """Conditions in GEARS' grammar, ``ctrl+A`` rewritten ``A+ctrl`` (and each canonical name's original);
+    refuses anything else."""
     mapping, by_genes = {}, {}
     for condition in pd.unique(raw):
         parts = condition.split("+")
@@ -84,13 +85,18 @@ def _canonical_conditions(raw: np.ndarray, source: str) -> np.ndarray:
         )
         if not valid:
             raise InputError(source, f"condition {condition!r} is not in GEARS' grammar (ctrl, A+ctrl or A+B)")
-        canonical = condition if len(genes) != 1 else f"{genes[0]}+{CONTROL}"
+        canonical = _canonical(condition)
         key = frozenset(genes)
         if key in by_genes and by_genes[key] != condition:
             raise InputError(source, f"conditions {by_genes[key]!r} and {condition!r} name the same perturbation")
         by_genes[key] = condition
         mapping[condition] = canonical
-    return np.array([mapping[c] for c in raw], dtype=object)
+    return np.array([mapping[c] for c in raw], dtype=object), {v: k for k, v in mapping.items()}
+
+
+def _canonical(condition: str) -> str:
+    genes = perturbed_genes(condition)
+    return condition if len(genes) != 1 else f"{genes[0]}+{CONTROL}"
 
 
 def _check_values(matrix, source: str) -> None:
@@ -108,7 +114,8 @@ def _with_conditions(adata, conditions: np.ndarray):
 
 
 def _shipped_ranking(adata, conditions: list[str], cell_type: str, source: str) -> dict[str, np.ndarray] | None:
-    """GEARS' shipped ranking, as gene positions per condition; ``None`` when ``uns`` has none."""
+    """GEARS' shipped ranking, as gene positions per canonical condition (``conditions``: the names as in
+    the file, control first; GEARS keys them so); ``None`` when ``uns`` has none."""
     shipped = adata.uns.get(RANKING_KEY)
     if shipped is None:
         return None
@@ -121,7 +128,7 @@ def _shipped_ranking(adata, conditions: list[str], cell_type: str, source: str) 
         unknown = [g for g in shipped[key] if g not in position]
         if unknown:
             raise InputError(source, f"uns[{RANKING_KEY!r}][{key!r}] names gene {unknown[0]!r} absent from var")
-        rankings[condition] = np.array([position[g] for g in shipped[key]], dtype=np.int64)
+        rankings[_canonical(condition)] = np.array([position[g] for g in shipped[key]], dtype=np.int64)
     return rankings
 
 
