@@ -73,8 +73,9 @@ def check_config(config: Mapping[str, Any], root: Path) -> None:
     if corpus["local_census"] and corpus["census"]["uri"] is not None:
         raise ConfigError("corpus.census.uri", "must be null with corpus.local_census (its store is built for you)")
     for name, dataset in config["datasets"].items():
-        if dataset.get("builtin") == "simulated" and not corpus["local_census"]:
-            raise ConfigError(f"datasets.{name}.builtin", "'simulated' needs corpus.local_census (the demo simulator)")
+        if dataset.get("builtin") in ("simulated", "perturbseq") and not corpus["local_census"]:
+            raise ConfigError(f"datasets.{name}.builtin", f"'{dataset['builtin']}' needs corpus.local_census (the "
+                                                          "demo simulator)")  # fmt: skip
         if "path" in dataset:
             _check_input_path(config, root, f"datasets.{name}.path", dataset["path"])
         for role, file in dataset.get("files", {}).items():
@@ -107,6 +108,13 @@ def _check_tasks(config: Mapping[str, Any]) -> None:
             task.check_method(method, f"{key}.methods")
         variants = [m for m in section["methods"] if m in MODEL_METHODS]
         _check_subset(variants, config["pretrain"]["variants"], f"{key}.methods", "pretrain.variants")
+    perturbation = config["tasks"]["genetic_perturbation"]
+    width, gene_dim = perturbation["model"]["mlp_sizes"][0], config["model"]["gene_dim"]
+    if width != gene_dim and any(m in MODEL_METHODS for m in perturbation["methods"]):
+        raise ConfigError(
+            "tasks.genetic_perturbation.model.mlp_sizes",
+            f"starts with {width}, but the model's representations have model.gene_dim {gene_dim}",
+        )
 
 
 def _check_results_dir(config: Mapping[str, Any], root: Path) -> None:

@@ -81,7 +81,8 @@ def profile_gpu_model(resources: dict[str, object]) -> str | None:
 GPU_RULES = {
     rule: model for rule, res in PROFILE["set-resources"].items() if (model := profile_gpu_model(res)) is not None
 }
-GPU_RULE_NAMES = {"pretrain", "embed", "task_grn_inference", "task_marker_genes", "task_batch_integration"}
+GPU_RULE_NAMES = {"pretrain", "embed", "task_grn_inference", "task_marker_genes", "task_batch_integration",
+                  "task_genetic_perturbation"}
 assert set(GPU_RULES) == GPU_RULE_NAMES and set(GPU_RULES.values()) == {"a100"}, GPU_RULES
 # On top of profiles/slurm (each option replaces the profile's option of the same name as a whole):
 DEMO_ARGS = [

@@ -153,6 +153,9 @@ def _with(path: str, value: object) -> dict:
          "config key 'tasks.batch_integration.dataset': 'pancreas' is not in datasets"),
         ("corpus.census.uri", "results/demo/corpus/local_census",
          "config key 'corpus.census.uri': must be null with corpus.local_census"),
+        ("tasks.genetic_perturbation.model.mlp_sizes", [200, 400, 200],
+         "config key 'tasks.genetic_perturbation.model.mlp_sizes': starts with 200, but the model's representations "
+         "have model.gene_dim 64"),
     ],
 )
 def test_cross_key_errors_name_the_key(path: str, value: object, message: str) -> None:

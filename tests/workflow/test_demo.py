@@ -147,7 +147,7 @@ def test_figures_and_their_statistics(demo: Path, figure: str) -> None:
 def test_every_run_has_tidy_metrics_and_provenance(demo: Path) -> None:
     runs = sorted((demo / RESULTS / "tasks").glob("*/*/seed*/metrics.tsv"))
     tasks = {path.parts[-4] for path in runs}
-    assert tasks == {"grn_inference", "batch_integration", "marker_genes"}
+    assert tasks == {"grn_inference", "batch_integration", "marker_genes", "genetic_perturbation"}
     for path in runs:
         table = pd.read_csv(path, sep="\t")
         assert list(table.columns) == ["task", "method", "seed", "scenario", "metric", "value", "note"]

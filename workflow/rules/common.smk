@@ -188,6 +188,8 @@ def task_input_paths(task_name):
             "checkpoint": pretrained_weights(wildcards.method),
             "go_graph": rules.go_graph.output[0],
             "gene_table": rules.gene_table.output[0],
+            "go_gaf": source_file("go_gaf"),
+            "go_obo": source_file("go_obo"),
         }
         return {name: paths[name] for name in task.inputs(wildcards.method)}
 
@@ -195,11 +197,13 @@ def task_input_paths(task_name):
 
 
 def task_settings(task):
-    """The task's config section plus the settings it shares: tasks.device, embed.normalization."""
+    """The task's config section plus the settings it shares: tasks.device, embed.normalization and the
+    top-level sections the task names (its shared_sections)."""
     return {
         **config["tasks"][task],
         "device": config["tasks"]["device"],
         "normalization": config["embed"]["normalization"],
+        **{name: config[name] for name in get_task(task).shared_sections},
     }
 
 

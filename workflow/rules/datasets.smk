@@ -41,6 +41,35 @@ if LOCAL_CENSUS:
                 " --out {output:q}"
             )
 
+    rule dataset_perturbseq:
+        input:
+            genes=rules.gene_table.output[0],
+            vocabulary=rules.vocabulary.output.vocabulary,
+        output:
+            DATASETS / "{dataset}.h5ad",
+        log:
+            LOGS / "datasets" / "{dataset}.log",
+        wildcard_constraints:
+            dataset=builtin_datasets("perturbseq"),
+        conda:
+            "../../envs/data.yaml"
+        params:
+            settings=lambda w: to_json(
+                {
+                    "tissue": LOCAL_CENSUS["simulator"],
+                    **{
+                        k: v
+                        for k, v in config["datasets"][w.dataset].items()
+                        if k != "builtin"
+                    },
+                }
+            ),
+        shell:
+            logged(
+                "python -m sclong.data.perturbseq --genes {input.genes:q} --vocabulary {input.vocabulary:q}"
+                " --settings {params.settings:q} --out {output:q}"
+            )
+
 
 rule dataset_convert:
     input:

@@ -1,9 +1,10 @@
 """Paper-scale datasets of the downstream tasks, converted to one AnnData each (``python -m sclong.data.datasets``).
 
-Formats (each file a download of ``sources``, optionally a ``member`` of a zip archive):
+Formats (each file a download of ``sources``, optionally a ``member`` of a zip or tar archive):
 
-* ``h5ad``: an AnnData as distributed (scib's pancreas); ``obs_values`` renames values of obs columns
-  (e.g. inDrop1-4 -> inDrop, which gives the pancreas the 6 batches of Kedzierska et al. and the paper).
+* ``h5ad``: an AnnData as distributed (scib's pancreas, GEARS' Norman screen); ``obs_values`` renames
+  values of obs columns (e.g. inDrop1-4 -> inDrop, which gives the pancreas the 6 batches of Kedzierska et
+  al. and the paper).
 * ``abdelaal``: the Abdelaal et al. benchmark layout (Zheng68K): ``expression`` a cells x genes CSV of raw
   counts (barcodes as row names, symbols as column names), read in chunks into a sparse matrix, and
   ``labels`` a one-column CSV with a header, one label per cell in the same order -> ``obs['cell_type']``.
@@ -22,7 +23,10 @@ import contextlib
 import io
 import logging
 import math
+import shutil
 import sys
+import tarfile
+import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -47,7 +51,7 @@ CSV_CHUNK_ROWS = 2000
 
 @dataclass(frozen=True)
 class DatasetFile:
-    """A file of a dataset: a downloaded path, or a member of the zip archive at that path."""
+    """A file of a dataset: a downloaded path, or a member of the zip or tar archive at that path."""
 
     path: Path
     member: str | None
@@ -59,17 +63,25 @@ class DatasetFile:
 
 @contextlib.contextmanager
 def open_file(file: DatasetFile, mode: Literal["r", "rb"] = "r") -> Iterator[IO]:
-    """Open a dataset file (a zip member is read straight from the archive)."""
+    """Open a dataset file (a zip or tar member is read straight from the archive)."""
     try:
         if file.member is None:
             with open(file.path, mode) as handle:
                 yield handle
             return
+        if tarfile.is_tarfile(file.path):
+            with tarfile.open(file.path) as archive:
+                raw = archive.extractfile(file.member)
+                if raw is None:
+                    raise InputError(file.path, f"archive member {file.member!r} is not a file")
+                with raw:
+                    yield io.TextIOWrapper(raw, encoding="utf-8") if mode == "r" else raw
+            return
         with zipfile.ZipFile(file.path) as archive, archive.open(file.member) as raw:
             yield io.TextIOWrapper(raw, encoding="utf-8") if mode == "r" else raw
     except KeyError as err:
         raise InputError(file.path, f"archive has no member {file.member!r}") from err
-    except (OSError, zipfile.BadZipFile) as err:
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as err:
         raise InputError(file.label, f"cannot read ({err})") from err
 
 
@@ -77,8 +89,14 @@ def read_h5ad_file(file: DatasetFile, obs_values: Mapping[str, Mapping[str, str]
     """An AnnData file with the configured obs values renamed."""
     import anndata as ad
 
-    with open_file(file, "rb") as handle:
-        adata = ad.read_h5ad(handle) if file.member else ad.read_h5ad(file.path)
+    if file.member is None:
+        adata = ad.read_h5ad(file.path)
+    else:  # HDF5 seeks back and forth: a compressed tar member is copied out first
+        with open_file(file, "rb") as handle, tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "member.h5ad"
+            with open(local, "wb") as out:
+                shutil.copyfileobj(handle, out)
+            adata = ad.read_h5ad(local)
     for column, renames in obs_values.items():
         if column not in adata.obs:
             raise InputError(file.label, f"obs has no column {column!r} (datasets.<name>.obs_values)")

@@ -115,13 +115,25 @@ def activities(network: Network, tf_inputs: np.ndarray) -> np.ndarray:
     return z
 
 
-def simulate(genes: list[str] | np.ndarray, params: SimulationParams) -> ad.AnnData:
-    """Simulate raw counts (cells x ``genes``) with the ground truth in ``obs``, ``var`` and ``uns``."""
-    genes = np.asarray(genes, dtype=object)
+@dataclass(frozen=True)
+class Tissue:
+    """What ``SimulationParams.seed`` draws: the network, gene bases and dispersions, the cell-type
+    programmes (cell types x TFs inputs) and the batch effects."""
+
+    network: Network
+    log_base: np.ndarray
+    dispersion: np.ndarray
+    programmes: np.ndarray
+    batch_gene: np.ndarray
+    batch_library: np.ndarray
+
+
+def draw_tissue(genes: np.ndarray, params: SimulationParams) -> Tissue:
+    """The tissue of ``params.seed`` over ``genes`` (unique IDs)."""
     if len(set(genes)) != len(genes):
         raise ValueError("gene IDs must be unique")
     rng = np.random.default_rng(params.seed)
-    network = simulate_network(genes, params.n_tfs, rng)
+    network = simulate_network(np.asarray(genes, dtype=object), params.n_tfs, rng)
     n_genes, n_tfs = len(genes), params.n_tfs
     log_base = rng.normal(0.0, 1.5, n_genes)
     dispersion = params.dispersion * rng.lognormal(0.0, 0.3, n_genes)
@@ -131,18 +143,36 @@ def simulate(genes: list[str] | np.ndarray, params: SimulationParams) -> ad.AnnD
     batch_library = params.library_size * np.exp(
         rng.uniform(-params.batch_library_spread, params.batch_library_spread, params.n_batches)
     )
+    return Tissue(network, log_base, dispersion, programmes, batch_gene, batch_library)
+
+
+def sample_counts(tissue: Tissue, types: np.ndarray, batches: np.ndarray, rng: np.random.Generator,
+                  input_shift: np.ndarray | None = None) -> sp.csr_matrix:  # fmt: skip
+    """Counts of cells of the given types and batches; ``input_shift`` (cells x TFs) is added to the TF
+    inputs (a knock-down is a negative shift)."""
+    inputs = tissue.programmes[types] + rng.normal(0.0, 0.5, (len(types), tissue.programmes.shape[1]))
+    if input_shift is not None:
+        inputs = inputs + input_shift
+    z = np.clip(activities(tissue.network, inputs), -6, 6)
+    rate = np.exp(tissue.log_base + z) * tissue.batch_gene[batches]
+    library = tissue.batch_library[batches] * rng.lognormal(0.0, 0.3, len(types))
+    mean = rate / rate.sum(axis=1, keepdims=True) * library[:, None]
+    counts = rng.poisson(rng.gamma(tissue.dispersion, mean / tissue.dispersion))
+    return sp.csr_matrix(counts.astype(np.float32))
+
+
+def simulate(genes: list[str] | np.ndarray, params: SimulationParams) -> ad.AnnData:
+    """Simulate raw counts (cells x ``genes``) with the ground truth in ``obs``, ``var`` and ``uns``."""
+    genes = np.asarray(genes, dtype=object)
+    tissue = draw_tissue(genes, params)
+    network, n_genes = tissue.network, len(genes)
     rng = np.random.default_rng([params.seed, params.cell_seed])
     cell_type = rng.integers(0, params.n_cell_types, params.n_cells)
     batch = rng.integers(0, params.n_batches, params.n_cells)
-    blocks = []
-    for start in range(0, params.n_cells, CHUNK):
-        types, batches = cell_type[start : start + CHUNK], batch[start : start + CHUNK]
-        inputs = programmes[types] + rng.normal(0.0, 0.5, (len(types), n_tfs))
-        rate = np.exp(log_base + np.clip(activities(network, inputs), -6, 6)) * batch_gene[batches]
-        library = batch_library[batches] * rng.lognormal(0.0, 0.3, len(types))
-        mean = rate / rate.sum(axis=1, keepdims=True) * library[:, None]
-        counts = rng.poisson(rng.gamma(dispersion, mean / dispersion))
-        blocks.append(sp.csr_matrix(counts.astype(np.float32)))
+    blocks = [
+        sample_counts(tissue, cell_type[start : start + CHUNK], batch[start : start + CHUNK], rng)
+        for start in range(0, params.n_cells, CHUNK)
+    ]
     cells = ad.AnnData(
         X=sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_genes), dtype=np.float32),
         obs=pd.DataFrame(

@@ -11,6 +11,7 @@ TASK_MODULES = {
     "grn_inference": "sclong.tasks.grn_inference",
     "batch_integration": "sclong.tasks.batch_integration",
     "marker_genes": "sclong.tasks.marker_genes",
+    "genetic_perturbation": "sclong.tasks.genetic_perturbation",
 }
 
 

@@ -25,7 +25,7 @@ MODEL_METHODS = ("sclong", "wo_leg", "random_leg", "wo_go", "random_go")
 METRICS_COLUMNS = ("task", "method", "seed", "scenario", "metric", "value", "note")
 METRICS_FILE = "metrics.tsv"
 PROVENANCE_FILE = "provenance.json"
-InputName = Literal["dataset", "embedding", "checkpoint", "go_graph", "gene_table"]
+InputName = Literal["dataset", "embedding", "checkpoint", "go_graph", "gene_table", "go_gaf", "go_obo"]
 
 SettingsT = TypeVar("SettingsT")
 DataT = TypeVar("DataT")
@@ -58,7 +58,8 @@ class RunResult:
 class Task(ABC, Generic[SettingsT, DataT]):
     """One downstream task of the paper.
 
-    ``baselines`` are the task's own methods; every model variant is a method too. ``inputs`` names the
+    ``baselines`` are the task's own methods; every model variant is a method too. ``shared_sections`` are
+    top-level config sections the workflow adds to the task's settings. ``inputs`` names the
     files a method needs (the workflow supplies their paths); ``load`` reads them once per job; ``run``
     evaluates one method with one seed and must be deterministic given the seed.
     """
@@ -66,6 +67,7 @@ class Task(ABC, Generic[SettingsT, DataT]):
     name: ClassVar[str]
     baselines: ClassVar[tuple[str, ...]]
     settings_type: ClassVar[type]
+    shared_sections: ClassVar[tuple[str, ...]] = ()
 
     def methods(self) -> tuple[str, ...]:
         """Every method name this task accepts."""

@@ -68,8 +68,11 @@ def load_model_cells(
                       mapping.table, loaded.vocabulary)  # fmt: skip
 
 
-def _batches(cells: ModelCells, rows: np.ndarray, batch_size: int, positions: np.ndarray) -> Iterator[np.ndarray]:
-    """Representations [batch, len(positions), gene_dim] of the given cells, batch by batch."""
+def representation_batches(
+    cells: ModelCells, rows: np.ndarray, batch_size: int, positions: np.ndarray
+) -> Iterator[np.ndarray]:
+    """Representations [batch, len(positions), gene_dim] of the cells ``rows`` (of ``cells.values``), batch by
+    batch (no gradients: the backbone is frozen)."""
     import torch
 
     from sclong.embedding import model_input
@@ -100,8 +103,9 @@ def gene_representations(
         raise InputError("genes", f"{len(missing)} gene(s) not in the model's vocabulary, e.g. {missing[:5]}")
     positions = cells.genes.loc[list(genes)].to_numpy()
     if reduce == "features":
-        return np.concatenate([batch.mean(axis=-1) for batch in _batches(cells, rows, batch_size, positions)])
+        batches = representation_batches(cells, rows, batch_size, positions)
+        return np.concatenate([batch.mean(axis=-1) for batch in batches])
     total = np.zeros((len(positions), cells.model.config.gene_dim), dtype=np.float64)
-    for batch in _batches(cells, rows, batch_size, positions):
+    for batch in representation_batches(cells, rows, batch_size, positions):
         total += batch.sum(axis=0)
     return (total / max(len(rows), 1)).astype(np.float32)
