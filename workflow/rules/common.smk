@@ -225,12 +225,15 @@ BUILT_FIGURES = [figure for figure in FIGURES if not unconfigured_tasks(figure)]
 
 def figure_runs(figure):
     """Metrics tables of every run a figure shows (its tasks' configured methods, each with its seeds);
-    a figure of a task this config does not run stops the workflow with one line naming the missing key."""
+    a figure of a task this config does not run stops the workflow with one line."""
     spec = get_figure(figure)
     missing = unconfigured_tasks(figure)
     if missing:
         keys = ", ".join(f"tasks.{task}" for task in missing)
-        print(f"cannot build {figure}: no config section {keys} for the task(s) it shows", file=sys.stderr)
+        print(
+            f"cannot build {figure}: no config section {keys} for the task(s) it shows",
+            file=sys.stderr,
+        )
         sys.exit(1)
     return [
         path
