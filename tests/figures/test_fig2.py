@@ -153,3 +153,13 @@ def test_a_missing_artifact_is_a_clear_error(tmp_path: Path, skip: dict[str, tup
         draw(tmp_path, "fig2", paths)
     assert str(caught.value) == message
     assert not (tmp_path / "fig2.pdf").exists() and not (tmp_path / "fig2.png").exists()
+
+
+def test_empty_magnitudes_are_a_clear_error(tmp_path: Path) -> None:
+    paths = [p for p in perturbation_runs(tmp_path / "runs") if p.parts[-3] != "wo_go"]
+    gi = paths[0].parent / "gi.tsv"
+    table = pd.read_csv(gi, sep="\t")
+    table.loc[0, "magnitude_pred"] = np.nan
+    table.to_csv(gi, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"^genetic_perturbation/sclong/seed0/gi.tsv: has empty values$"):
+        draw(tmp_path, "fig2", paths)

@@ -78,6 +78,8 @@ def _artifact(tables: object, method: str, name: str) -> tuple[int, pd.DataFrame
     missing = [c for c in ARTIFACT_COLUMNS[name] if c not in table.columns]
     if missing:
         raise InputError(f"{where}/{name}.tsv", f"lacks column(s) {', '.join(missing)}")
+    if table[list(ARTIFACT_COLUMNS[name])].isna().to_numpy().any():
+        raise InputError(f"{where}/{name}.tsv", "has empty values")
     return seeds[0], table
 
 
@@ -88,7 +90,7 @@ def _scatter(ax: Axes, tables: object, method: str, run: tuple[int, pd.DataFrame
     ax.set_ylabel("predicted GI magnitude", fontsize=8)
     ax.tick_params(labelsize=7)
     if run is None:
-        ax.set_title(f"{letter}{display_name(method)}", fontsize=9, loc="left")
+        ax.set_title(f"{letter}{display_name(method)}", fontsize=8, loc="left")
         ax.text(0.5, 0.5, "not run in this config", ha="center", va="center", fontsize=8, transform=ax.transAxes)
         return
     seed, gi = run
@@ -128,7 +130,7 @@ def largest_errors(errors: pd.DataFrame, where: str, n_genes: int = HEATMAP_GENE
         raise InputError(where, "repeats (condition, gene) pairs")
     matrix = errors.pivot(index="condition", columns="gene", values="abs_error")
     if matrix.isna().to_numpy().any():
-        raise InputError(where, "lacks the error of some genes in some conditions (or has empty values)")
+        raise InputError(where, "lacks the error of some genes in some conditions")
     conditions = matrix.mean(axis=1).sort_values(ascending=False, kind="stable").index[:n_conditions]
     genes = matrix.loc[conditions].mean(axis=0).sort_values(ascending=False, kind="stable").index[:n_genes]
     chosen = matrix.loc[conditions, genes]
