@@ -11,6 +11,8 @@ e  scLong's absolute errors on the test doubles (first seed's ``double_errors``)
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -27,8 +29,8 @@ TASK = "genetic_perturbation"
 REFERENCE = "sclong"
 SCENARIO_LABELS = {"seen_0_2": "Seen 0/2", "seen_1_2": "Seen 1/2", "seen_2_2": "Seen 2/2", "seen_0_1": "Seen 0/1"}
 BAR_METRICS = (("pearson_delta_de", "Pearson (DE genes)"), ("mse_de", "MSE (DE genes)"))
-GI_METRICS = (("gi_synergy_overlap", "synergy: top-15 overlap"),
-              ("gi_suppressor_overlap", "suppressor: bottom-15 overlap"))  # fmt: skip
+GI_METRICS = (("gi_synergy_overlap", "synergy (top 15)", "doubles also in the true top set"),
+              ("gi_suppressor_overlap", "suppressor (bottom 15)", "doubles also in the true bottom set"))  # fmt: skip
 SCATTER_METHODS = ("sclong", "gears")
 ARTIFACT_COLUMNS = {"gi": ("condition", "magnitude_true", "magnitude_pred"),
                     "double_errors": ("condition", "gene", "abs_error")}  # fmt: skip
@@ -56,10 +58,15 @@ def draw(tables: object) -> Figure:
     for ax, method in zip(scatter_axes, SCATTER_METHODS, strict=True):
         _scatter(ax, tables, method, scatter.get(method), "c  " if method == SCATTER_METHODS[0] else "")
     _share_limits(scatter_axes)
-    for col, (metric, label) in enumerate(GI_METRICS):
+    for col, (metric, title, label) in enumerate(GI_METRICS):
         ax = fig.add_subplot(top[1, 4 + col])
-        draw_bars(ax, panel_data(tables, TASK, "all", metric), methods, label)
-        ax.set_title(f"{'' if col else 'd  '}{label.split(':')[0]}", fontsize=9, loc="left")
+        data = panel_data(tables, TASK, "all", metric)
+        draw_bars(ax, data, methods, label)
+        # a run with fewer test doubles ranks smaller sets: its note says how many (shown as the task wrote it)
+        notes = sorted(set(data.runs.loc[data.runs["value"].notna() & data.runs["note"].astype(bool), "note"]))
+        lines = textwrap.wrap("; ".join(notes), 48, max_lines=3, placeholder=" ...")
+        ax.set_title("\n".join([f"{'' if col else 'd  '}{title}", *lines]), fontsize=9 if not lines else 7.5,
+                     loc="left")  # fmt: skip
     _heatmap(fig.add_subplot(outer[1]), errors, seed, f"{TASK}/{REFERENCE}/seed{seed}/double_errors.tsv")
     fig.suptitle(tables.spec.title, fontsize=12)
     legend(fig, tables.scale, tables.seeds)
