@@ -119,7 +119,7 @@ def _scatter(ax: Axes, tables: object, method: str, run: tuple[int, pd.DataFrame
 
 def _share_limits(axes: list[Axes]) -> None:
     """One square range over the scatter panels, with the identity line."""
-    low = min(min(ax.get_xlim()[0], ax.get_ylim()[0]) for ax in axes)
+    low = min(0.0, *(min(ax.get_xlim()[0], ax.get_ylim()[0]) for ax in axes))  # magnitudes are >= 0
     high = max(max(ax.get_xlim()[1], ax.get_ylim()[1]) for ax in axes)
     for ax in axes:
         ax.plot([low, high], [low, high], color="0.6", linestyle="--", linewidth=0.8, zorder=1)
@@ -170,12 +170,14 @@ def _heatmap(ax: Axes, errors: pd.DataFrame, seed: int, where: str) -> None:
                    above_threshold_color="0.35")  # fmt: skip
         tree.set_ylim(10 * n_conditions, 0)  # leaf i at 10 i + 5: row i of the heatmap, top to bottom
         tree.set_axis_off()
-    colourbar = divider.append_axes("right", size="1%", pad=0.75)
+    row_size = min(7.0, 230 / n_conditions)
+    longest = max(len(str(c)) for c in matrix.index)
+    colourbar = divider.append_axes("right", size="1%", pad=0.2 + longest * row_size * 0.65 / 72)  # clear of names
     # the cell mesh rasterised (a PDF viewer draws seams between thousands of vector cells), labels vector
     mesh = ax.pcolormesh(matrix.to_numpy(float), cmap="magma_r", vmin=0, vmax=float(np.percentile(matrix, 99)),
                          rasterized=True)  # fmt: skip
     ax.set_ylim(n_conditions, 0)
-    ax.set_yticks(np.arange(n_conditions) + 0.5, matrix.index.tolist(), fontsize=min(7.0, 230 / n_conditions))
+    ax.set_yticks(np.arange(n_conditions) + 0.5, matrix.index.tolist(), fontsize=row_size)
     ax.set_xticks(np.arange(n_genes) + 0.5, matrix.columns.tolist(), fontsize=min(7.0, 560 / n_genes),
                   rotation=90)  # fmt: skip
     ax.yaxis.tick_right()
