@@ -219,9 +219,26 @@ def input_flags(wildcards, input):
 # Statistics and figures
 
 
+def unconfigured_tasks(figure):
+    """The tasks a figure shows that this config does not run (such a figure cannot be built)."""
+    return [task for task in get_figure(figure).tasks if task not in TASK_NAMES]
+
+
+BUILT_FIGURES = [figure for figure in FIGURES if not unconfigured_tasks(figure)]
+
+
 def figure_runs(figure):
-    """Metrics tables of every run a figure shows (its tasks' configured methods, each with its seeds)."""
+    """Metrics tables of every run a figure shows (its tasks' configured methods, each with its seeds);
+    a figure of a task this config does not run stops the workflow with one line."""
     spec = get_figure(figure)
+    missing = unconfigured_tasks(figure)
+    if missing:
+        keys = ", ".join(f"tasks.{task}" for task in missing)
+        print(
+            f"cannot build {figure}: no config section {keys} for the task(s) it shows",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     return [
         path
         for task in spec.tasks
