@@ -216,11 +216,13 @@ def input_flags(wildcards, input):
 
 
 def figure_runs(figure):
-    """Metrics tables of every run a figure shows (its tasks' configured methods, each with its seeds)."""
+    """Metrics tables of every run a figure shows (its configured tasks' configured methods, each with its
+    seeds)."""
     spec = get_figure(figure)
     return [
         path
         for task in spec.tasks
+        if task in TASK_NAMES
         for method in figure_methods(spec, config["tasks"][task]["methods"])
         for path in task_metrics(task, method)
     ]
