@@ -215,10 +215,27 @@ def input_flags(wildcards, input):
 # Statistics and figures
 
 
+def unconfigured_tasks(figure):
+    """The tasks a figure shows that this config does not run, when the figure cannot be built without them
+    (a partial figure, such as Fig. 7, needs one of its tasks only)."""
+    spec = get_figure(figure)
+    missing = [task for task in spec.tasks if task not in TASK_NAMES]
+    return [] if spec.partial and len(missing) < len(spec.tasks) else missing
+
+
+BUILT_FIGURES = [figure for figure in FIGURES if not unconfigured_tasks(figure)]
+
+
 def figure_runs(figure):
     """Metrics tables of every run a figure shows (its configured tasks' configured methods, each with its
-    seeds)."""
+    seeds); a figure of a task this config does not run stops the workflow with one line naming the missing
+    key (a partial figure only when none of its tasks is configured)."""
     spec = get_figure(figure)
+    missing = unconfigured_tasks(figure)
+    if missing:
+        keys = ", ".join(f"tasks.{task}" for task in missing)
+        print(f"cannot build {figure}: no config section {keys} for the task(s) it shows", file=sys.stderr)
+        sys.exit(1)
     return [
         path
         for task in spec.tasks

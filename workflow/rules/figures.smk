@@ -80,11 +80,11 @@ rule fidelity:
 rule stats_all:
     default_target: False
     input:
-        [STATS / f"{figure}.tsv" for figure in FIGURES],
+        [STATS / f"{figure}.tsv" for figure in BUILT_FIGURES],
 
 
 rule figures_all:
     default_target: False
     input:
-        [FIGURE_DIR / f"{figure}.pdf" for figure in FIGURES],
+        [FIGURE_DIR / f"{figure}.pdf" for figure in BUILT_FIGURES],
         rules.fidelity.output,
