@@ -19,7 +19,11 @@ def ablation_inputs(variant):
             if task in TASK_NAMES and variant in config["tasks"][task]["methods"]
             for path in task_metrics(task, variant)
         ],
-        *([STATS / "fig7.tsv", FIGURE_DIR / "fig7.pdf"] if "fig7" in BUILT_FIGURES else []),
+        *(
+            [STATS / "fig7.tsv", FIGURE_DIR / "fig7.pdf"]
+            if "fig7" in BUILT_FIGURES
+            else []
+        ),
         *rules.fidelity.output,
     ]
 

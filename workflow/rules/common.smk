@@ -234,7 +234,10 @@ def figure_runs(figure):
     missing = unconfigured_tasks(figure)
     if missing:
         keys = ", ".join(f"tasks.{task}" for task in missing)
-        print(f"cannot build {figure}: no config section {keys} for the task(s) it shows", file=sys.stderr)
+        print(
+            f"cannot build {figure}: no config section {keys} for the task(s) it shows",
+            file=sys.stderr,
+        )
         sys.exit(1)
     return [
         path
