@@ -220,7 +220,8 @@ def test_report_is_one_html_page_with_figures_and_captions(demo: Path) -> None:
     [
         ("fig5", {"task_batch_integration", "task_marker_genes", "dataset_pbmc68k", "embed"}),
         ("fig6", {"task_grn_inference", "task_marker_genes", "dataset_pbmc68k"}),
-        ("fig7", {"task_marker_genes", "dataset_pbmc68k", "task_batch_integration", "task_grn_inference_deterministic"}),  # noqa: E501
+        ("fig7", {"task_marker_genes", "dataset_pbmc68k", "task_batch_integration",
+                  "task_grn_inference_deterministic"}),
         ("fig8", {"task_grn_inference", "task_batch_integration", "dataset_simulated", "embed"}),
     ],
 )
