@@ -56,7 +56,31 @@ def test_untestable_comparisons_say_why() -> None:
     flat = compare(runs({"sclong": [1.0, 1.0, 1.0], "flat": [2.0, 2.0, 2.0]}), "figX", WELCH).iloc[0]
     assert math.isnan(flat["p_value"]) and flat["note"] == "not tested: no variance in either group"
     na = compare(runs({"sclong": [1.0, 2.0], "additive": [None, None]}), "figX", WELCH).iloc[0]
-    assert math.isnan(na["p_value"]) and na["note"] == "not applicable: not applicable here"
+    assert math.isnan(na["p_value"]) and na["note"] == "not applicable here"  # the run's note, not repeated
+
+
+def test_not_applicable_values_and_seeds_without_a_value() -> None:
+    rows = [
+        *runs({"sclong": [0.8, 0.9, 0.85], "additive": [None] * 3}, "pearson_delta_de", "seen_0_1").itertuples(),
+        *runs({"sclong": [0.2, None, 0.3], "gears": [0.5, 0.6, None]}, "mse_de", "seen_0_2").itertuples(),
+        *runs({"sclong": [None] * 3, "gears": [None] * 3}, "mse_de", "seen_1_2").itertuples(),
+        *runs({"sclong": [9.0, 11.0, 10.0], "gears": [5.0, 6.0, 4.0]}, "gi_synergy_overlap").itertuples(),
+    ]
+    metrics = pd.DataFrame(rows).drop(columns="Index")
+    metrics.loc[metrics["method"] == "additive", "note"] = "not applicable: needs both single genes in training"
+    metrics.loc[metrics["scenario"] == "seen_1_2", "note"] = "no test condition in this scenario"
+    table = compare(metrics, "fig2", WELCH).set_index(["scenario", "metric", "method"])
+    additive = table.loc[("seen_0_1", "pearson_delta_de", "additive")]
+    assert additive["note"] == "not applicable: needs both single genes in training" and additive["n_method"] == 0
+    empty = table.loc[("seen_1_2", "mse_de", "gears")]
+    assert empty["note"] == "not applicable: no test condition in this scenario" and math.isnan(empty["p_value"])
+    partial = table.loc[("seen_0_2", "mse_de", "gears")]  # a seed whose split had no such condition: left out
+    assert (partial["n_reference"], partial["n_method"]) == (2, 2)
+    assert partial["p_value"] == pytest.approx(scipy_stats.ttest_ind([0.2, 0.3], [0.5, 0.6], equal_var=False).pvalue)
+    synergy = table.loc[("all", "gi_synergy_overlap", "gears")]
+    assert synergy["p_value"] == pytest.approx(scipy_stats.ttest_ind([9, 11, 10], [5, 6, 4], equal_var=False).pvalue)
+    tested = table["p_value"].notna()
+    assert tested.sum() == 2 and (table.loc[tested, "p_adjusted"] >= table.loc[tested, "p_value"]).all()
 
 
 def test_significance_marks() -> None:

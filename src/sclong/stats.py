@@ -98,7 +98,8 @@ def compare(metrics: pd.DataFrame, figure: str, settings: StatsSettings, referen
             other = other_rows["value"].dropna().to_numpy(float)
             t_stat, p_value, note = _test(ref, other, settings.test)
             if other_rows["value"].isna().all():
-                note = f"not applicable: {other_rows['note'].dropna().iloc[0]}"
+                reason = next((n for n in other_rows["note"] if isinstance(n, str) and n), "no value")
+                note = reason if reason.startswith("not applicable") else f"not applicable: {reason}"
             elif ref_rows.empty or ref_rows["value"].isna().all():
                 note = f"not tested: no {reference} value"
             if families is not None and method not in family_of:

@@ -228,8 +228,8 @@ BUILT_FIGURES = [figure for figure in FIGURES if not unconfigured_tasks(figure)]
 
 def figure_runs(figure):
     """Metrics tables of every run a figure shows (its configured tasks' configured methods, each with its
-    seeds); a figure of a task this config does not run stops the workflow with one line naming the missing
-    key (a partial figure only when none of its tasks is configured)."""
+    seeds); a figure of a task this config does not run stops the workflow with one line (a partial figure
+    only when none of its tasks is configured)."""
     spec = get_figure(figure)
     missing = unconfigured_tasks(figure)
     if missing:

@@ -55,7 +55,7 @@ def draw_bars(ax: Axes, data: PanelData, methods: Sequence[str], ylabel: str, re
             ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.3")
             ax.annotate(note[:40], (i, 0), xytext=(0, 12), textcoords="offset points", ha="center", fontsize=5,
                         rotation=90, color="0.4")  # fmt: skip
-            tops.append(0.0)
+            tops.append(None)  # no test mark above an n/a
             continue
         mean = values.mean()
         sd = values.std(ddof=1) if len(values) > 1 else 0.0
@@ -73,7 +73,7 @@ def draw_bars(ax: Axes, data: PanelData, methods: Sequence[str], ylabel: str, re
     ax.set_ylim(low, high + 0.12 * (high - low))
     for i, method in enumerate(methods):
         test = data.stats[data.stats["method"] == method]
-        if method == reference or test.empty:
+        if method == reference or test.empty or tops[i] is None:
             continue
         mark = test["significance"].iloc[0] or "n.t."
         ax.text(i, tops[i] + 0.03 * (high - low), mark, ha="center", va="bottom", fontsize=7)
