@@ -24,6 +24,7 @@ include: "workflow/rules/datasets.smk"
 include: "workflow/rules/tasks.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/embed.smk"
+include: "workflow/rules/ablations.smk"
 
 
 rule all:

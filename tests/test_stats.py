@@ -95,18 +95,75 @@ def test_read_metrics_refuses_mixed_or_misplaced_runs(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"other/seed0/metrics.tsv: holds runs \[\('t', 'other', '3'\)\]"):
         read_metrics([*good, wrong_seed])
     other_settings = write_run(tmp_path, "t", "base", 0, {("all", "auc"): 0.1}, settings_sha="s2")
-    with pytest.raises(InputError, match="was made with other t settings"):
+    with pytest.raises(InputError, match=r"base/seed0/metrics.tsv: t settings not the same as in .*sclong/seed0/"
+                                         r"metrics.tsv \(s2 here, s1 there\): rerun every t run with one config"):
         read_metrics([*good, other_settings])
     other_inputs = write_run(tmp_path, "t", "sclong", 2, {("all", "auc"): 0.1}, digest="d2")
-    with pytest.raises(InputError, match=r"was made from other inputs \(dataset\)"):
+    with pytest.raises(InputError, match=r"seed2/metrics.tsv: t input 'dataset' not the same as in .*seed0/metrics"):
         read_metrics([*good, other_inputs])
+    other_scale = write_run(tmp_path, "t", "sclong", 3, {("all", "auc"): 0.1}, scale="paper")
+    with pytest.raises(InputError, match=r"scale not the same as in .* \(paper here, demo there\)"):
+        read_metrics([*good, other_scale])
+
+
+def weights(sha: str, dataset: str = "d1") -> dict[str, dict]:
+    return {"dataset": {"path": "x", "sha256": dataset}, "checkpoint": {"path": "ckpt", "sha256": sha}}
+
+
+def test_every_method_of_a_task_reads_the_same_dataset(tmp_path: Path) -> None:
+    ours = write_run(tmp_path, "grn", "sclong", 0, {("all", "auc"): 1.0}, inputs=weights("w1"))
+    theirs = write_run(tmp_path, "grn", "genie3", 0, {("all", "auc"): 0.5}, digest="d9")
+    with pytest.raises(InputError, match=r"genie3/seed0/metrics.tsv: grn input 'dataset' not the same as in "
+                                         r".*grn/sclong/seed0/metrics.tsv \(d9 here, d1 there\)"):
+        read_metrics([ours, theirs])
+
+
+def test_every_run_of_a_variant_shares_its_checkpoint_across_tasks(tmp_path: Path) -> None:
+    """A GRN run reads the checkpoint, a batch-integration run an embedding made from one: both must agree."""
+    grn = [write_run(tmp_path, "grn", "wo_go", s, {("all", "auc"): 1.0}, inputs=weights("w1")) for s in (0, 1)]
+    same = {"embedding": {"path": "e", "sha256": "e1", "checkpoint_sha256": "w1"}}
+    batch = write_run(tmp_path, "batch", "wo_go", 0, {("all", "asw"): 0.9}, inputs=same)
+    assert len(read_metrics([*grn, batch])) == 3
+    stale = {"embedding": {"path": "e", "sha256": "e2", "checkpoint_sha256": "w0"}}
+    old = write_run(tmp_path / "old", "batch", "wo_go", 0, {("all", "asw"): 0.9}, inputs=stale)
+    with pytest.raises(InputError, match=r"old/batch/wo_go/seed0/metrics.tsv: wo_go checkpoint not the same as in "
+                                         r".*grn/wo_go/seed0/metrics.tsv \(w0 here, w1 there\): every task's wo_go"):
+        read_metrics([*grn, old])
+    retrained = write_run(tmp_path, "grn", "wo_go", 2, {("all", "auc"): 1.0}, inputs=weights("w2"))
+    with pytest.raises(InputError, match=r"grn/wo_go/seed2/metrics.tsv: grn/wo_go inputs not the same as in "
+                                         r".*grn/wo_go/seed0/metrics.tsv \(differing: checkpoint\)"):
+        read_metrics([*grn, retrained])
+    other_variant = write_run(tmp_path, "batch", "wo_leg", 0, {("all", "asw"): 0.9}, inputs=stale)
+    assert len(read_metrics([*grn, other_variant])) == 3  # each variant has its own checkpoint
+
+
+def test_benjamini_hochberg_within_each_family() -> None:
+    rng = np.random.default_rng(3)
+    values = {m: list(rng.normal(c, 0.3, 4)) for m, c in (("sclong", 1.0), ("a1", 0.2), ("a2", 0.6), ("b1", 0.4))}
+    table = compare(runs(values), "figX", WELCH, families={"a": ["a1", "a2"], "b": ["b1"]}).set_index("method")
+    assert table.loc["b1", "family"] == "b"
+    assert table.loc["b1", "p_adjusted"] == pytest.approx(table.loc["b1", "p_value"])  # a family of one
+    a = table.loc[["a1", "a2"]].sort_values("p_value")
+    expected = np.minimum.accumulate((a["p_value"].to_numpy() * 2 / np.arange(1, 3))[::-1])[::-1]
+    np.testing.assert_allclose(a["p_adjusted"], expected)
+    assert (compare(runs(values), "figX", WELCH)["family"] == "figX").all()
+    with pytest.raises(ValueError, match="method b1 belongs to none of the families a"):
+        compare(runs(values), "figX", WELCH, families={"a": ["a1", "a2"]})
 
 
 def test_cli_writes_the_table(tmp_path: Path) -> None:
     paths = [write_run(tmp_path / "r", "t", m, s, {("all", "auc"): v})
              for m, vs in (("sclong", (1, 2, 3)), ("base", (0, 0.5, 1))) for s, v in enumerate(vs)]  # fmt: skip
     out = tmp_path / "stats.tsv"
-    assert main(["--figure", "figX", "--metrics", *map(str, paths), "--settings", '{"test": "welch", "alpha": 0.05}',
+    assert main(["--figure", "fig5", "--metrics", *map(str, paths), "--settings", '{"test": "welch", "alpha": 0.05}',
                  "--out", str(out)]) == 0  # fmt: skip
     table = pd.read_csv(out, sep="\t")
     assert list(table["method"]) == ["base"] and table["n_reference"].iloc[0] == 3
+    assert list(table["family"]) == ["fig5"]
+
+
+def test_cli_refuses_a_method_outside_the_figures_comparisons(tmp_path: Path) -> None:
+    paths = [write_run(tmp_path, "grn_inference", m, 0, {("all", "aupr_ratio"): 1.0}) for m in ("sclong", "genie3")]
+    with pytest.raises(InputError, match="genie3/seed0/metrics.tsv: method genie3 is in none of fig7's comparisons"):
+        main(["--figure", "fig7", "--metrics", *map(str, paths), "--settings", '{"test": "welch", "alpha": 0.05}',
+              "--out", str(tmp_path / "fig7.tsv")])  # fmt: skip

@@ -93,3 +93,61 @@ def test_fidelity_has_a_row_for_every_reported_number(tmp_path: Path) -> None:
     assert scgpt["status"] == "not reproduced: foundation-model baseline not run by this workflow"
     gears = table[table["method"] == "gears"].iloc[0]
     assert gears["status"] == "not reproduced: task genetic_perturbation not computed by this run"
+
+
+SCENARIOS = ("seen_0_2", "seen_1_2", "seen_2_2", "seen_0_1")
+
+
+def ablation_runs(root: Path, tasks: tuple[str, ...]) -> list[Path]:
+    """Tidy runs of the five model variants on ``tasks``."""
+    rng = np.random.default_rng(2)
+    centres = {"sclong": 1.0, "wo_leg": 0.8, "random_leg": 0.85, "wo_go": 0.9, "random_go": 0.7}
+    metrics = {
+        "genetic_perturbation": [(s, m) for s in SCENARIOS for m in ("mse_de", "pearson_delta_de")],
+        "grn_inference": [("all", "aupr_ratio"), ("all", "epr")], "batch_integration": [("all", "batch_asw")],
+    }  # fmt: skip
+    paths = []
+    for task in tasks:
+        for method, centre in centres.items():
+            for seed in range(3):
+                values = {key: centre + rng.normal(0, 0.02) for key in metrics[task]}
+                paths.append(write_run(root, task, method, seed, values))
+    return paths
+
+
+@pytest.mark.parametrize(
+    "tasks", [("genetic_perturbation", "grn_inference", "batch_integration"), ("grn_inference", "batch_integration")]
+)
+def test_fig7_ablations_per_study(tmp_path: Path, tasks: tuple[str, ...]) -> None:
+    pdf, png = draw(tmp_path, "fig7", ablation_runs(tmp_path / "runs", tasks))
+    assert pdf.read_bytes().startswith(b"%PDF") and png.stat().st_size > 20_000
+    stats = pd.read_csv(tmp_path / "fig7.tsv", sep="\t", keep_default_na=False, na_values={"p_value": [""]})
+    assert set(stats["method"]) == {"wo_leg", "random_leg", "wo_go", "random_go"}
+    shown = {("genetic_perturbation", "mse_de"), ("grn_inference", "aupr_ratio"), ("batch_integration", "batch_asw")}
+    assert set(zip(stats["task"], stats["metric"], strict=True)) == {p for p in shown if p[0] in tasks}
+    scenarios = SCENARIOS if "genetic_perturbation" in tasks else ()
+    assert len(stats) == 4 * (len(scenarios) + 2)
+    assert dict(zip(stats["method"], stats["family"], strict=False)) == {
+        "wo_leg": "a_leg", "random_leg": "a_leg", "wo_go": "b_go", "random_go": "b_go"
+    }  # fmt: skip
+    for _, family in stats.groupby("family"):  # BH within each study: the paper's Supplementary Tables 15, 16
+        p = family["p_value"].to_numpy()
+        order = np.argsort(p)
+        expected = np.minimum.accumulate((p[order] * len(p) / np.arange(1, len(p) + 1))[::-1])[::-1]
+        np.testing.assert_allclose(family["p_adjusted"].to_numpy()[order], np.minimum(expected, 1), rtol=1e-5)
+
+
+def test_fidelity_row_for_row_with_the_committed_table(tmp_path: Path) -> None:
+    """Every number of reported.tsv, in its order, beside the ablation runs; the rest say why they are absent."""
+    reported = read_reported(REPORTED)
+    table = fidelity(reported, read_metrics(ablation_runs(tmp_path, ("grn_inference", "batch_integration"))), "demo")
+    keys = ["figure", "panel", "task", "method", "scenario", "metric", "source"]
+    assert table[keys].equals(reported[keys]) and (table["reported"] == reported["value"]).all()
+    ablations = table[table["figure"] == "fig7"]
+    assert len(ablations) == 12 and (ablations["n_runs"] == 3).all()
+    assert ablations["status"].str.startswith("reproduced at demo scale").all()
+    assert ablations["seeds"].eq("0,1,2").all() and ablations["difference"].notna().all()
+    absent = table[table["n_runs"] == 0]
+    assert absent["difference"].isna().all() and absent["status"].str.match(r"not reproduced: \S").all()
+    deepsem = table[(table["figure"] == "fig5") & (table["method"] == "deepsem")].iloc[0]
+    assert deepsem["status"] == "not reproduced: method deepsem not configured for grn_inference"

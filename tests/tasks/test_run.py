@@ -86,3 +86,19 @@ def test_a_metric_without_value_needs_a_reason() -> None:
         Metric("all", "x", None)
     with pytest.raises(ValueError, match="give None and a note"):
         Metric("all", "x", float("nan"))
+
+
+def test_an_embedding_input_records_the_checkpoint_it_was_made_with(tmp_path: Path) -> None:
+    import anndata as ad
+
+    from sclong.tasks.run import input_record
+
+    cells = ad.AnnData(np.zeros((2, 3), dtype=np.float32))
+    cells.uns["sclong"] = {"checkpoint_sha256": "ab" * 32, "input_kind": "counts"}
+    cells.write_h5ad(tmp_path / "embedded.h5ad")
+    record = input_record("embedding", tmp_path / "embedded.h5ad")
+    assert record["checkpoint_sha256"] == "ab" * 32 and len(record["sha256"]) == 64
+    del cells.uns["sclong"]
+    cells.write_h5ad(tmp_path / "plain.h5ad")
+    assert "checkpoint_sha256" not in input_record("embedding", tmp_path / "plain.h5ad")
+    assert "checkpoint_sha256" not in input_record("dataset", tmp_path / "embedded.h5ad")

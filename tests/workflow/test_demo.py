@@ -4,6 +4,7 @@ its report; dry runs of single targets build only what they need."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,12 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from safetensors.numpy import load_file
+
+from sclong.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[2]
 COPIED = ["Snakefile", "workflow", "config", "resources/demo", "resources/paper", "profiles", "envs", "src"]
 RESULTS = Path("results") / "demo"
 VARIANTS = ["sclong", "wo_leg", "wo_go", "random_go"]
+DEMO_CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 pytestmark = pytest.mark.workflow
 
@@ -110,10 +115,44 @@ def test_second_run_has_nothing_to_do(demo: Path) -> None:
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_one_ablation_reruns_alone(demo: Path) -> None:
-    target = str(RESULTS / "pretrain" / "wo_go" / "model.safetensors")
-    result = snakemake(demo, "-n", "--forcerun", target, "--", target)
-    assert planned_jobs(result.stdout) == {"pretrain": 1}
+def planned_outputs(dry_run_output: str) -> dict[str, list[list[str]]]:
+    """Rule -> the outputs of each of its planned jobs, from a dry run's job listing."""
+    jobs: dict[str, list[list[str]]] = {}
+    for block in re.split(r"^rule ", dry_run_output, flags=re.MULTILINE)[1:]:
+        rule = block.split(":", 1)[0]
+        found = re.search(r"^\s+output: (.+)$", block, flags=re.MULTILINE)
+        jobs.setdefault(rule, []).append(found.group(1).split(", ") if found else [])
+    return jobs
+
+
+ABLATION_TASKS = [task for task in FIGURES["fig7"].tasks if task in DEMO_CONFIG["tasks"]]
+
+
+@pytest.mark.parametrize(
+    ("variant", "build"),
+    [("wo_go", {"pretrain": 1}), ("random_leg", {"random_leg": 1}), ("sclong", {"pretrain": 1, "random_leg": 1})],
+)
+def test_one_ablation_reruns_alone(demo: Path, variant: str, build: dict[str, int]) -> None:
+    """The README's command reruns only that variant's jobs (sclong: with Random LEG, derived from it) and the
+    Fig. 7, statistics and fidelity jobs: no job writes another variant's outputs (checked on a dry run)."""
+    weights = str(RESULTS / "pretrain" / variant / "model.safetensors")
+    result = snakemake(demo, "-n", f"ablation_{variant}", "--forcerun", weights)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rebuilt = [variant, "random_leg"] if variant == "sclong" else [variant]
+    jobs = planned_jobs(result.stdout)
+    tasks = {rule: n for rule, n in jobs.items() if rule.startswith("task_")}
+    assert {rule: n for rule, n in jobs.items() if rule not in tasks} == {
+        **build, "embed": 2 * len(rebuilt), "stats": 1, "figure": 1, "fidelity": 1, f"ablation_{variant}": 1,
+    }  # fmt: skip
+    # one job per variant and task (job_per: method) of Fig. 7's tasks; sclong's marker-gene run feeds fidelity
+    assert sum(tasks.values()) == len(rebuilt) * len(ABLATION_TASKS) + (variant == "sclong")
+    outputs = [path for runs in planned_outputs(result.stdout).values() for job in runs for path in job]
+    shared = {str(RESULTS / name) for name in ("stats/fig7.tsv", "figures/fig7.pdf", "figures/fig7.png",
+                                                "report/fidelity.tsv")}  # fmt: skip
+    of_variant = re.compile(rf"{RESULTS}/(pretrain|embeddings|tasks/\w+)/({'|'.join(rebuilt)})/")
+    assert outputs and all(path in shared or of_variant.match(path) for path in outputs), outputs
+    for task in ABLATION_TASKS:  # every run of the variant in Fig. 7's tasks is rebuilt
+        assert any(path.startswith(f"{RESULTS}/tasks/{task}/{variant}/seed") for path in outputs)
 
 
 def test_one_target_builds_only_what_it_needs(tmp_path: Path) -> None:
@@ -133,7 +172,7 @@ def test_embeddings_of_every_variant(demo: Path, variant: str) -> None:
     assert cells.uns["sclong"]["coverage"]["input_mapped"] > 700
 
 
-@pytest.mark.parametrize("figure", ["fig5", "fig6", "fig8"])
+@pytest.mark.parametrize("figure", ["fig5", "fig6", "fig7", "fig8"])
 def test_figures_and_their_statistics(demo: Path, figure: str) -> None:
     pdf, png = (demo / RESULTS / "figures" / f"{figure}.{ext}" for ext in ("pdf", "png"))
     assert pdf.read_bytes().startswith(b"%PDF") and png.read_bytes().startswith(b"\x89PNG")
@@ -181,6 +220,8 @@ def test_report_is_one_html_page_with_figures_and_captions(demo: Path) -> None:
     [
         ("fig5", {"task_batch_integration", "task_marker_genes", "dataset_pbmc68k", "embed"}),
         ("fig6", {"task_grn_inference", "task_marker_genes", "dataset_pbmc68k"}),
+        ("fig7", {"task_marker_genes", "dataset_pbmc68k", "task_batch_integration",
+                  "task_grn_inference_deterministic"}),
         ("fig8", {"task_grn_inference", "task_batch_integration", "dataset_simulated", "embed"}),
     ],
 )

@@ -220,16 +220,20 @@ def input_flags(wildcards, input):
 
 
 def unconfigured_tasks(figure):
-    """The tasks a figure shows that this config does not run (such a figure cannot be built)."""
-    return [task for task in get_figure(figure).tasks if task not in TASK_NAMES]
+    """The tasks a figure shows that this config does not run, when the figure cannot be built without them
+    (a partial figure, such as Fig. 7, needs one of its tasks only)."""
+    spec = get_figure(figure)
+    missing = [task for task in spec.tasks if task not in TASK_NAMES]
+    return [] if spec.partial and len(missing) < len(spec.tasks) else missing
 
 
 BUILT_FIGURES = [figure for figure in FIGURES if not unconfigured_tasks(figure)]
 
 
 def figure_runs(figure):
-    """Metrics tables of every run a figure shows (its tasks' configured methods, each with its seeds);
-    a figure of a task this config does not run stops the workflow with one line."""
+    """Metrics tables of every run a figure shows (its configured tasks' configured methods, each with its
+    seeds); a figure of a task this config does not run stops the workflow with one line (a partial figure
+    only when none of its tasks is configured)."""
     spec = get_figure(figure)
     missing = unconfigured_tasks(figure)
     if missing:
@@ -242,6 +246,7 @@ def figure_runs(figure):
     return [
         path
         for task in spec.tasks
+        if task in TASK_NAMES
         for method in figure_methods(spec, config["tasks"][task]["methods"])
         for path in task_metrics(task, method)
     ]

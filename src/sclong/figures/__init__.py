@@ -22,7 +22,10 @@ class FigureSpec:
     """A figure: its tasks, and which of their configured methods it shows.
 
     ``methods`` ``main``: scLong and the task's baselines (the paper's comparison figures); ``variants``:
-    the model variants (the ablation figure).
+    the model variants (the ablation figure). ``shown``: the (task, metric) pairs the figure shows and its
+    statistics test (empty: every metric of its runs). ``families``: the Benjamini-Hochberg families of its
+    statistics, each a name and the methods it compares with scLong (empty: the whole figure is one).
+    ``partial``: drawn from whichever of its tasks the config runs (else it needs every one of them).
     """
 
     name: str
@@ -30,6 +33,9 @@ class FigureSpec:
     tasks: tuple[str, ...]
     methods: Literal["main", "variants"]
     module: str
+    shown: tuple[tuple[str, str], ...] = ()
+    families: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    partial: bool = False
 
 
 FIGURES = {
@@ -37,6 +43,12 @@ FIGURES = {
                        "sclong.figures.fig2"),
     "fig5": FigureSpec("fig5", "Gene regulatory network inference", ("grn_inference",), "main", "sclong.figures.fig5"),
     "fig6": FigureSpec("fig6", "Zero-shot batch integration", ("batch_integration",), "main", "sclong.figures.fig6"),
+    "fig7": FigureSpec("fig7", "Ablation studies: low-expression genes and the GO graph",
+                       ("genetic_perturbation", "grn_inference", "batch_integration"), "variants",
+                       "sclong.figures.fig7",
+                       shown=(("genetic_perturbation", "mse_de"), ("grn_inference", "aupr_ratio"),
+                              ("batch_integration", "batch_asw")),
+                       families=(("a_leg", ("wo_leg", "random_leg")), ("b_go", ("wo_go", "random_go"))), partial=True),
     "fig8": FigureSpec("fig8", "Marker genes co-cluster in scLong gene space", ("marker_genes",), "main",
                        "sclong.figures.fig8"),
 }  # fmt: skip

@@ -4,7 +4,8 @@ Writes, under ``--out-dir`` (``<results_dir>/tasks/<task>/<method>``), one direc
 ``metrics.tsv`` (the tidy table of :mod:`sclong.tasks.base`), ``provenance.json`` and the run's artifact
 tables, each seed directory renamed into place only when complete. Provenance: the task settings as given
 and their sha256, the seed, the scale, the package version and the sha256 of every input file (for a
-checkpoint, of its weights).
+checkpoint, of its weights; an embedding also records the sha256 of the weights it was made with, so that
+figures can check that every task's runs of a model variant share one checkpoint).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from sclong.tasks.base import METRICS_FILE, PROVENANCE_FILE, RunResult, Task, me
 log = logging.getLogger(__name__)
 
 CHECKPOINT_WEIGHTS = "model.safetensors"
+EMBEDDING_UNS_KEY = "sclong"  # sclong.embedding.UNS_KEY (that module imports torch)
 
 
 def input_digest(path: Path) -> str:
@@ -41,6 +43,28 @@ def input_digest(path: Path) -> str:
     if path.is_dir():
         path = path / CHECKPOINT_WEIGHTS
     return file_sha256(path)
+
+
+def input_record(name: str, path: Path) -> dict[str, str]:
+    """Provenance of one input: path and sha256, and for an embedding the checkpoint it was made with."""
+    record = {"path": str(path), "sha256": input_digest(path)}
+    if name == "embedding":
+        checkpoint = embedding_checkpoint(path)
+        if checkpoint is not None:
+            record["checkpoint_sha256"] = checkpoint
+    return record
+
+
+def embedding_checkpoint(path: Path) -> str | None:
+    """The weights sha256 ``sclong embed`` recorded in an embedding file, or ``None`` if it records none."""
+    import anndata as ad
+
+    adata = ad.read_h5ad(path, backed="r")
+    try:
+        value = adata.uns.get(EMBEDDING_UNS_KEY, {}).get("checkpoint_sha256")
+    finally:
+        adata.file.close()
+    return None if value is None else str(value)
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:
@@ -75,7 +99,7 @@ def run_method(
         "settings": json.loads(settings_json),
         "settings_sha256": hashlib.sha256(settings_json.encode()).hexdigest(),
         "package_version": version("sclong"),
-        "inputs": {name: {"path": str(inputs[name]), "sha256": input_digest(inputs[name])} for name in needed},
+        "inputs": {name: input_record(name, inputs[name]) for name in needed},
     }
     started = time.perf_counter()
     data = task.load(method, {name: inputs[name] for name in needed}, settings)
