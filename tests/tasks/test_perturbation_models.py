@@ -281,3 +281,8 @@ def test_gears_runs_one_epoch_offline_on_the_task_split(
     assert all(p.shape == (len(symbols),) and np.isfinite(p).all() for p in predictions.values())
     split_file = pickle.loads((tmp_path / "split.pkl").read_bytes())
     assert split_file == {"train": list(split.train), "val": list(split.val), "test": list(split.test)}
+    # a later seed of the job loads the processed screen (GEARS' own cache), with the same result as processing
+    again, log_again = fit_predict_gears(screen, split, go, gears_settings, 0, "cpu", tmp_path)
+    pd.testing.assert_frame_equal(log.drop(columns="seconds"), log_again.drop(columns="seconds"))
+    for condition in split.test:
+        np.testing.assert_allclose(predictions[condition], again[condition], rtol=1e-6)

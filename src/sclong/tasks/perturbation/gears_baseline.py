@@ -9,7 +9,11 @@
   ``rank_genes_groups_cov_all`` (GEARS' loaders take its top 20 for their ``mse_de``) and
   ``top_non_dropout_de_20`` both hold the screen's top-20 non-dropout DE genes, and ``non_zeros_gene_idx`` the
   genes with a non-zero condition mean (GEARS' loss filter). GEARS pairs each perturbed cell with a random
-  control cell from NumPy's global generator, seeded here with the run's seed. Its X is a CSR matrix that
+  control cell from NumPy's global generator when it processes a dataset, once per data path (its
+  ``cell_graphs.pkl``, reused by every later run there); here too: the first seed of a job processes the
+  screen with NumPy seeded :data:`PAIRING_SEED`, later seeds in the same ``workdir`` load it, so that a seed's
+  result does not depend on which seeds ran before it. The run's seed draws the model's initialisation and
+  the batch order. Its X is a CSR matrix that
   also takes a pandas row mask (:func:`_series_indexable`: cell-gears 0.1.2 against SciPy >= 1.15).
 * Split: GEARS' ``custom`` split file written from the task's :class:`Split`.
 * Training: ``GEARS.train`` unchanged (Adam, weight decay, lr halved per epoch, gradient values clipped at 1,
@@ -23,6 +27,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import pickle
 import random
@@ -43,6 +48,8 @@ from sclong.tasks.perturbation.screen import CONTROL, Predictions, Screen, Split
 log = logging.getLogger(__name__)
 
 DATASET = "screen"
+STAMP = "sclong_screen.json"
+PAIRING_SEED = 0
 GEARS_LR_DECAY = 0.5  # GEARS.train: StepLR(step_size=1, gamma=0.5)
 
 
@@ -160,8 +167,8 @@ def fit_predict_gears(
     screen: Screen, split: Split, go: GoAnnotations, settings: GearsSettings, seed: int, device: str, workdir: Path
 ) -> tuple[Predictions, pd.DataFrame]:
     """GEARS trained on ``split.train``, its epoch chosen on ``split.val``, predicting ``split.test``; returns
-    the predictions and the per-epoch training log (columns of the scLong model's log). ``workdir`` (an empty
-    directory of the job) receives GEARS' data path."""
+    the predictions and the per-epoch training log (columns of the scLong model's log). ``workdir`` (a
+    directory of the job, the same for all its seeds) holds GEARS' data path and processed screen."""
     import gears.gears as gears_module
     import torch
     from gears import GEARS, PertData
@@ -178,11 +185,19 @@ def fit_predict_gears(
     split_file = Path(workdir) / "split.pkl"
     with open(split_file, "wb") as handle:
         pickle.dump({"train": list(split.train), "val": list(split.val), "test": list(split.test)}, handle)
+    pert_data = PertData(str(data_path), default_pert_graph=True)
+    stamp = json.dumps({"source": screen.source, "shape": list(screen.adata.shape), "conditions": sorted(conditions)})
+    if (data_path / STAMP).is_file() and (data_path / STAMP).read_text() == stamp:
+        pert_data.load(data_path=str(data_path / DATASET))
+    else:
+        np.random.seed(PAIRING_SEED)
+        pert_data.new_data_process(dataset_name=DATASET, adata=gears_adata(screen, conditions), skip_calc_de=True)
+        (data_path / STAMP).write_text(stamp)
     np.random.seed(seed)
     random.seed(seed)
     torch.manual_seed(seed)
-    pert_data = PertData(str(data_path), default_pert_graph=True)
-    pert_data.new_data_process(dataset_name=DATASET, adata=gears_adata(screen, conditions), skip_calc_de=True)
+    if pert_data.adata.is_view:  # load() leaves a view, on which a new X would not be kept as given
+        pert_data.adata = pert_data.adata.copy()
     pert_data.adata.X = _series_indexable(pert_data.adata.X)
     pert_data.prepare_split(split="custom", seed=seed, split_dict_path=str(split_file))
     pert_data.get_dataloader(batch_size=settings.batch_size, test_batch_size=settings.eval_batch_size)

@@ -22,10 +22,10 @@ batches only (its ``drop_last``), here with ``accumulation`` batches per optimis
 validation conditions are predicted; the epoch with the lowest validation ``mse_de`` is kept. The test
 conditions' pairs are drawn and predicted only after training.
 
-Representations are computed once per control cell (they depend only on the control cell) into a float16
-memory-mapped store in a temporary directory of the job, then streamed batch by batch: at Norman's size
-that is n_control x 5,045 x d values on disk, never in memory, and one backbone pass per control cell
-instead of one per perturbed cell and epoch.
+Representations are computed once per control cell (they depend only on the checkpoint and the control
+cell) into a float16 memory-mapped store in a temporary directory of the job, reused by every seed of the
+job, and streamed batch by batch: at Norman's size that is n_control x 5,045 x d values on disk, never in
+memory, and one backbone pass per control cell instead of one per perturbed cell and epoch.
 """
 
 from __future__ import annotations
@@ -181,11 +181,11 @@ def gears_loss(
 class RepresentationStore:
     """Frozen-backbone representations of every control cell's measured genes, in a float16 memmap.
 
-    Built once per job in a temporary directory; :meth:`get` reads the rows of some control cells.
+    Built in a temporary directory that lives as long as the store; :meth:`get` reads the rows of some
+    control cells.
     """
 
-    def __init__(self, screen: Screen, checkpoint: Path, device: str, normalization: str, batch_size: int,
-                 directory: Path) -> None:  # fmt: skip
+    def __init__(self, screen: Screen, checkpoint: Path, device: str, normalization: str, batch_size: int) -> None:
         from sclong.tasks.representations import load_model_cells, representation_batches
 
         cells = load_model_cells(checkpoint, screen.adata[screen.control_rows], device, normalization, screen.source)
@@ -200,26 +200,52 @@ class RepresentationStore:
         self.device = cells.device
         self.row_of = {int(row): i for i, row in enumerate(screen.control_rows)}
         shape = (len(screen.control_rows), len(names), self.dim)
-        self.values = np.lib.format.open_memmap(directory / "representations.npy", mode="w+", dtype=STORE_DTYPE,
-                                                shape=shape)  # fmt: skip
+        self._directory = tempfile.TemporaryDirectory(prefix="sclong-perturbation-")
+        path = Path(self._directory.name) / "representations.npy"
         positions = vocab.iloc[measured].to_numpy(np.int64)
         rows = np.arange(len(screen.control_rows))
-        start = 0
-        with Progress(len(rows), "control-cell representations", "cells") as progress:
+        with open(path, "wb") as handle, Progress(len(rows), "control-cell representations", "cells") as progress:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(STORE_DTYPE)), "fortran_order": False,
+                      "shape": shape}  # fmt: skip
+            np.lib.format.write_array_header_1_0(handle, header)
             for batch in representation_batches(cells, rows, batch_size, positions):
-                self.values[start : start + len(batch), measured] = batch
-                start += len(batch)
+                block = np.zeros((len(batch), len(names), self.dim), dtype=STORE_DTYPE)
+                block[:, measured] = batch
+                handle.write(block.tobytes())
                 progress.update(len(batch))
-        self.values.flush()
+        self.values = np.load(path, mmap_mode="r")  # written sequentially, mapped read-only: pages stay on disk
         del cells
 
     def get(self, control_rows: np.ndarray) -> np.ndarray:
         """Float32 representations [cells, genes, d] of the given control rows (screen rows)."""
         return self.values[[self.row_of[int(r)] for r in control_rows]].astype(np.float32)
 
+    def close(self) -> None:
+        """Remove the store's file."""
+        del self.values
+        self._directory.cleanup()
+
+
+_STORES: dict[tuple, tuple[Screen, RepresentationStore]] = {}  # the screen is held so that its id stays unique
+
+
+def control_representations(
+    screen: Screen, checkpoint: Path, device: str, normalization: str, batch_size: int
+) -> RepresentationStore:
+    """The store of ``screen``'s control cells under ``checkpoint``, built once and reused by the next seeds
+    of the job (the representations depend on the checkpoint and the control cells only). One store is
+    kept: asking for another closes it."""
+    key = (id(screen), screen.source, str(checkpoint), device, normalization)
+    if key not in _STORES:
+        for _, old in _STORES.values():
+            old.close()
+        _STORES.clear()
+        _STORES[key] = (screen, RepresentationStore(screen, checkpoint, device, normalization, batch_size))
+    return _STORES[key][1]
+
 
 @dataclass
-class _Inputs:
+class ModelInputs:
     """Everything a batch needs besides the representation store."""
 
     screen: Screen
@@ -233,7 +259,7 @@ def _dense(matrix, rows: np.ndarray) -> np.ndarray:
     return np.asarray(block.toarray() if hasattr(block, "toarray") else block, dtype=np.float32)
 
 
-def _batch(inputs: _Inputs, store: RepresentationStore, pairs: Pairs, index: np.ndarray) -> tuple:
+def batch_tensors(inputs: ModelInputs, store: RepresentationStore, pairs: Pairs, index: np.ndarray) -> tuple:
     """Tensors (reps, control values, target values, cells, nodes) of the pairs ``index``."""
     import torch
 
@@ -256,7 +282,7 @@ def _chunks(n: int, size: int) -> Iterator[np.ndarray]:
         yield np.arange(start, min(start + size, n))
 
 
-def predict(model: torch.nn.Module, inputs: _Inputs, store: RepresentationStore, pairs: Pairs,
+def predict(model: torch.nn.Module, inputs: ModelInputs, store: RepresentationStore, pairs: Pairs,
             batch_size: int) -> Predictions:  # fmt: skip
     """Mean predicted expression per condition of ``pairs`` (model in eval mode, no gradients)."""
     import torch
@@ -266,7 +292,7 @@ def predict(model: torch.nn.Module, inputs: _Inputs, store: RepresentationStore,
     counts: dict[str, int] = {}
     with torch.no_grad():
         for index in _chunks(len(pairs.rows), batch_size):
-            reps, control, _, cells, nodes = _batch(inputs, store, pairs, index)
+            reps, control, _, cells, nodes = batch_tensors(inputs, store, pairs, index)
             pred = model(reps, control, cells, nodes).double().cpu().numpy()
             for condition in pd.unique(pairs.conditions[index]):
                 mask = pairs.conditions[index] == condition
@@ -284,7 +310,7 @@ def validation_scores(screen: Screen, predictions: Predictions) -> tuple[float, 
 
 def train_and_select(
     model: torch.nn.Module,
-    inputs: _Inputs,
+    inputs: ModelInputs,
     store: RepresentationStore,
     train: Pairs,
     val: Pairs,
@@ -309,7 +335,7 @@ def train_and_select(
             losses = []
             optimizer.zero_grad()
             for step, index in enumerate(order.reshape(n_batches, settings.batch_size), start=1):
-                reps, control, target, cells, nodes = _batch(inputs, store, train, index)
+                reps, control, target, cells, nodes = batch_tensors(inputs, store, train, index)
                 loss = gears_loss(model(reps, control, cells, nodes), target, train.conditions[index],
                                   inputs.control_mean, inputs.kept_genes, settings.autofocus_gamma,
                                   settings.direction_lambda)  # fmt: skip
@@ -354,27 +380,25 @@ def fit_predict_sclong(
     node = {gene: i for i, gene in enumerate(graph.genes)}
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    with tempfile.TemporaryDirectory(prefix="sclong-perturbation-") as tmp:
-        store = RepresentationStore(screen, checkpoint, device, normalization, settings.representation_batch_size,
-                                    Path(tmp))  # fmt: skip
-        if store.dim != settings.mlp_sizes[0]:
-            raise ConfigError(
-                "tasks.genetic_perturbation.model.mlp_sizes",
-                f"starts with {settings.mlp_sizes[0]}; {checkpoint} has gene_dim {store.dim}",
-            )
-        inputs = _Inputs(
-            screen=screen,
-            nodes={c: [node[g] for g in screen.perturbed(c)] for c in conditions},
-            kept_genes={
-                c: torch.from_numpy(np.flatnonzero(screen.mean(c) != 0)).to(store.device)
-                for c in split.train
-                if c != CONTROL
-            },
-            control_mean=torch.from_numpy(screen.control_mean().astype(np.float32)).to(store.device),
+    store = control_representations(screen, checkpoint, device, normalization, settings.representation_batch_size)
+    if store.dim != settings.mlp_sizes[0]:
+        raise ConfigError(
+            "tasks.genetic_perturbation.model.mlp_sizes",
+            f"starts with {settings.mlp_sizes[0]}; {checkpoint} has gene_dim {store.dim}",
         )
-        model = perturbation_head(len(screen.genes), graph, settings).to(store.device)
-        train, val = pair_controls(screen, split.train, rng), pair_controls(screen, split.val, rng)
-        model, training = train_and_select(model, inputs, store, train, val, settings, rng)
-        test = pair_controls(screen, split.test, rng)
-        predictions = predict(model, inputs, store, test, settings.eval_batch_size)
+    inputs = ModelInputs(
+        screen=screen,
+        nodes={c: [node[g] for g in screen.perturbed(c)] for c in conditions},
+        kept_genes={
+            c: torch.from_numpy(np.flatnonzero(screen.mean(c) != 0)).to(store.device)
+            for c in split.train
+            if c != CONTROL
+        },
+        control_mean=torch.from_numpy(screen.control_mean().astype(np.float32)).to(store.device),
+    )
+    model = perturbation_head(len(screen.genes), graph, settings).to(store.device)
+    train, val = pair_controls(screen, split.train, rng), pair_controls(screen, split.val, rng)
+    model, training = train_and_select(model, inputs, store, train, val, settings, rng)
+    test = pair_controls(screen, split.test, rng)
+    predictions = predict(model, inputs, store, test, settings.eval_batch_size)
     return predictions, training
