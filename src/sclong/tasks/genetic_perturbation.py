@@ -83,12 +83,14 @@ class Settings:
 
 @dataclass(frozen=True)
 class PerturbationData:
-    """What every seed of one method shares: the screen, and for the trained methods the checkpoint
-    (model variants) and the GO annotations."""
+    """What every seed of one method shares: the screen, for the trained methods the checkpoint (model
+    variants) and the GO annotations, and for ``gears`` a scratch directory of the job (GEARS' data path
+    and its processed screen, reused by every seed; removed when the job ends)."""
 
     screen: Screen
     checkpoint: Path | None
     go: GoAnnotations | None
+    scratch: tempfile.TemporaryDirectory | None = None
 
 
 class GeneticPerturbation(Task[Settings, PerturbationData]):
@@ -120,7 +122,8 @@ class GeneticPerturbation(Task[Settings, PerturbationData]):
 
             go = read_go_annotations(inputs["go_gaf"], inputs["go_obo"],
                                      settings.go_annotations["max_malformed_fraction"])  # fmt: skip
-        return PerturbationData(screen, inputs.get("checkpoint"), go)
+        scratch = tempfile.TemporaryDirectory(prefix="sclong-gears-") if method == "gears" else None
+        return PerturbationData(screen, inputs.get("checkpoint"), go, scratch)
 
     def run(self, method: str, seed: int, data: PerturbationData, settings: Settings) -> RunResult:
         """Split with ``seed``, predict the test conditions with ``method`` and score them."""
@@ -139,9 +142,8 @@ class GeneticPerturbation(Task[Settings, PerturbationData]):
         elif method == "gears":
             from sclong.tasks.perturbation.gears_baseline import fit_predict_gears
 
-            with tempfile.TemporaryDirectory(prefix="sclong-gears-") as workdir:
-                predictions, training = fit_predict_gears(screen, split, data.go, settings.gears, seed,
-                                                          settings.device, Path(workdir))  # fmt: skip
+            predictions, training = fit_predict_gears(screen, split, data.go, settings.gears, seed, settings.device,
+                                                      Path(data.scratch.name))  # fmt: skip
         elif method == "no_change":
             predictions = baselines.no_change(screen, split, np.random.default_rng(seed))
         elif method == "additive":
