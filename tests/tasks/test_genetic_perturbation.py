@@ -199,6 +199,10 @@ def test_additive_is_exact_on_an_additive_screen_and_not_applicable_to_unseen_si
     metric = {(m.scenario, m.metric): m for m in result.metrics}
     assert metric["seen_0_1", "mse_de"].value is None
     assert metric["seen_0_1", "mse_de"].note.startswith("not applicable")
+    for scenario in ("seen_0_2", "seen_1_2"):  # reads test singles: its values there say so
+        if metric[scenario, "mse_de"].value is not None:
+            assert metric[scenario, "mse_de"].note.startswith("oracle")
+    assert not metric["seen_2_2", "mse_de"].note
     gi = gi_table(screen, split, predictions)
     assert np.allclose(gi["magnitude_pred"], np.sqrt(2.0))
 

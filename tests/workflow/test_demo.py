@@ -172,7 +172,7 @@ def test_embeddings_of_every_variant(demo: Path, variant: str) -> None:
     assert cells.uns["sclong"]["coverage"]["input_mapped"] > 700
 
 
-@pytest.mark.parametrize("figure", ["fig5", "fig6", "fig7", "fig8"])
+@pytest.mark.parametrize("figure", ["fig2", "fig5", "fig6", "fig7", "fig8"])
 def test_figures_and_their_statistics(demo: Path, figure: str) -> None:
     pdf, png = (demo / RESULTS / "figures" / f"{figure}.{ext}" for ext in ("pdf", "png"))
     assert pdf.read_bytes().startswith(b"%PDF") and png.read_bytes().startswith(b"\x89PNG")
@@ -218,6 +218,8 @@ def test_report_is_one_html_page_with_figures_and_captions(demo: Path) -> None:
 @pytest.mark.parametrize(
     ("figure", "absent"),
     [
+        ("fig2", {"task_grn_inference", "task_batch_integration", "task_marker_genes", "dataset_pbmc68k",
+                  "dataset_simulated", "embed"}),
         ("fig5", {"task_batch_integration", "task_marker_genes", "dataset_pbmc68k", "embed"}),
         ("fig6", {"task_grn_inference", "task_marker_genes", "dataset_pbmc68k"}),
         ("fig7", {"task_marker_genes", "dataset_pbmc68k", "task_batch_integration",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -152,6 +152,10 @@ class GeneticPerturbation(Task[Settings, PerturbationData]):
         else:
             raise ValueError(f"unknown method {method!r} for {self.name}")
         result = score(screen, split, predictions, not_applicable)
+        if method == "additive":
+            result.metrics = [replace(m, note=baselines.ADDITIVE_ORACLE[m.scenario])
+                              if m.value is not None and m.scenario in baselines.ADDITIVE_ORACLE else m
+                              for m in result.metrics]  # fmt: skip
         if training is not None:
             result.artifacts["training"] = training
         return result
