@@ -3,7 +3,6 @@ BEELINE reader, DeepSEM, GENIE3, the GO graph baseline, cosine initialisation an
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
 from sclong.data.simulate import SimulationParams, read_gene_ids, simulate
 from sclong.errors import ConfigError, InputError
+from sclong.knowledge.genes import read_gene_table
 from sclong.knowledge.go_graph import write_edge_table
 from sclong.model import save_model
 from sclong.settings import from_mapping, to_json
@@ -30,6 +30,7 @@ from sclong.tasks.grn.settings import DeepSEMSettings, Genie3Settings
 from sclong.tasks.grn.similarity import cosine_adjacency, deepsem_init
 from sclong.tasks.grn_inference import TASK, Settings
 from sclong.tasks.run import run_method
+from tests.embed.conftest import tiny_model, write_vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_GENES = REPO / "resources" / "demo" / "genes.tsv.gz"
@@ -447,30 +448,11 @@ def test_dataset_truth_with_absent_genes(simulated: Path, tmp_path: Path, caplog
         TASK.load("deepsem", {"dataset": path}, task_settings())
 
 
-# needs the checkpoint bundle (fix-train branch)
-@pytest.mark.skipif(
-    "vocabulary" not in inspect.signature(save_model).parameters,
-    reason="needs the checkpoint bundle (fix-train branch): save_model(directory, model, *, vocabulary, gene_table)",
-)
 def test_model_variant_initialises_deepsem_with_cosine_similarity(simulated: Path, tmp_path: Path) -> None:
-    import torch
-
-    from sclong.model import EncoderConfig, ModelConfig, ScLong
-
-    genes = pd.read_csv(DEMO_GENES, sep="\t")
-    vocabulary = pd.DataFrame({"index": range(len(genes)), "ensembl_id": genes.ensembl_gene_id,
-                               "symbol": genes.symbol, "biotype": genes.biotype, "entrez": genes.entrez,
-                               "nonzero_cells": 0, "top_expressed": 0, "protein_coding": 1, "go": 0,
-                               "gene2vec": 0})  # fmt: skip
-    vocabulary.to_csv(tmp_path / "vocabulary.tsv", sep="\t", index=False)
-    torch.manual_seed(0)
-    small = EncoderConfig(depth=1, heads=2, dim_head=8, hidden=16, nb_features=16)
-    config = ModelConfig(n_genes=len(genes), gene_dim=16, expr_hidden=8, top_k=64, large=small, mini=small,
-                         full=small)  # fmt: skip
-    ring = torch.arange(len(genes))
-    model = ScLong(config, torch.randn(len(genes), 16), torch.stack([ring, (ring + 1) % len(genes)]),
-                   torch.rand(len(genes))).eval()  # fmt: skip
-    checkpoint = save_model(tmp_path / "ckpt", model, vocabulary=tmp_path / "vocabulary.tsv", gene_table=DEMO_GENES)
+    table = read_gene_table(DEMO_GENES)
+    vocabulary = write_vocabulary(table.frame, tmp_path / "vocabulary.tsv")
+    checkpoint = save_model(tmp_path / "ckpt", tiny_model(len(table.frame)), vocabulary=vocabulary,
+                            gene_table=DEMO_GENES)  # fmt: skip
     settings = task_settings()
     data = TASK.load("sclong", {"dataset": simulated, "checkpoint": checkpoint}, settings)
     assert data.prior.shape == (len(data.genes), len(data.genes)) and not data.prior.diagonal().any()

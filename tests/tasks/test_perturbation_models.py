@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 from sclong.errors import InputError
+from sclong.knowledge.genes import read_gene_table
 from sclong.tasks.perturbation.go_files import (
     GENE2GO_FILE,
     GO_EDGES_DIR,
@@ -31,6 +32,7 @@ from sclong.tasks.perturbation.model import (
     perturbation_head,
 )
 from sclong.tasks.perturbation.screen import Screen, Split
+from tests.embed.conftest import tiny_model, write_vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_GENES = REPO / "resources" / "demo" / "genes.tsv.gz"
@@ -205,25 +207,12 @@ def tiny_screen(symbols: list[str], rng: np.random.Generator) -> tuple[Screen, S
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny scLong checkpoint over the demo genes (gene_dim 16)."""
-    import torch
-
-    from sclong.model import EncoderConfig, ModelConfig, ScLong, save_model
+    from sclong.model import save_model
 
     root = tmp_path_factory.mktemp("ckpt")
-    genes = pd.read_csv(DEMO_GENES, sep="\t")
-    vocabulary = pd.DataFrame({"index": range(len(genes)), "ensembl_id": genes.ensembl_gene_id,
-                               "symbol": genes.symbol, "biotype": genes.biotype, "entrez": genes.entrez,
-                               "nonzero_cells": 0, "top_expressed": 0, "protein_coding": 1, "go": 0,
-                               "gene2vec": 0})  # fmt: skip
-    vocabulary.to_csv(root / "vocabulary.tsv", sep="\t", index=False)
-    torch.manual_seed(0)
-    small = EncoderConfig(depth=1, heads=2, dim_head=8, hidden=16, nb_features=16)
-    config = ModelConfig(n_genes=len(genes), gene_dim=16, expr_hidden=8, top_k=64, large=small, mini=small,
-                         full=small)  # fmt: skip
-    ring = torch.arange(len(genes))
-    model = ScLong(config, torch.randn(len(genes), 16), torch.stack([ring, (ring + 1) % len(genes)]),
-                   torch.rand(len(genes))).eval()  # fmt: skip
-    return save_model(root / "model", model, vocabulary=root / "vocabulary.tsv", gene_table=DEMO_GENES)
+    table = read_gene_table(DEMO_GENES)
+    vocabulary = write_vocabulary(table.frame, root / "vocabulary.tsv")
+    return save_model(root / "model", tiny_model(len(table.frame)), vocabulary=vocabulary, gene_table=DEMO_GENES)
 
 
 def test_sclong_model_trains_selects_on_validation_and_never_sees_the_test_cells(
