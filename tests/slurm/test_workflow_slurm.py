@@ -63,6 +63,7 @@ TINY = {
         "grn_inference": {"methods": ["sclong", "go_graph"], "deepsem": {"epochs": 2}},
         "batch_integration": {"methods": ["sclong", "raw", "scvi"], "scvi": {"max_epochs": 1}},
         "marker_genes": {"permutations": 20},
+        "genetic_perturbation": {"methods": ["sclong", "no_change"], "model": {"epochs": 1}},
     },
 }
 RESULTS = Path("results") / "demo"
