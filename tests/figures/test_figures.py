@@ -151,3 +151,43 @@ def test_fidelity_row_for_row_with_the_committed_table(tmp_path: Path) -> None:
     assert absent["difference"].isna().all() and absent["status"].str.match(r"not reproduced: \S").all()
     deepsem = table[(table["figure"] == "fig5") & (table["method"] == "deepsem")].iloc[0]
     assert deepsem["status"] == "not reproduced: method deepsem not configured for grn_inference"
+
+
+def drug_runs(root: Path) -> list[Path]:
+    """Tidy runs of the three drug tasks: scLong and each task's baselines, 3 seeds."""
+    rng = np.random.default_rng(3)
+    l1000 = ("rmse", "pearson", "spearman", "pos_precision_100", "neg_precision_100")
+    tasks = {
+        "chemical_perturbation": ({"sclong": 0.5, "deepce": 0.4}, l1000),
+        "drug_response": ({"sclong": 0.85, "deepcdr": 0.8, "linear": 0.7}, ("pearson",)),
+        "drug_combination": ({"sclong": 0.65, "deepdds": 0.6, "random_forest": 0.55}, ("auroc",)),
+    }
+    paths = []
+    for task, (centres, metrics) in tasks.items():
+        for method, centre in centres.items():
+            for seed in range(3):
+                values = {("all", metric): centre + rng.normal(0, 0.01) for metric in metrics}
+                paths.append(write_run(root, task, method, seed, values))
+    return paths
+
+
+def test_fig3_shows_the_five_l1000_metrics(tmp_path: Path) -> None:
+    paths = [p for p in drug_runs(tmp_path / "runs") if p.parts[-4] == "chemical_perturbation"]
+    pdf, png = draw(tmp_path, "fig3", paths)
+    assert pdf.read_bytes().startswith(b"%PDF") and png.stat().st_size > 20_000
+    stats = pd.read_csv(tmp_path / "fig3.tsv", sep="\t")
+    assert set(stats["metric"]) == {"rmse", "pearson", "spearman", "pos_precision_100", "neg_precision_100"}
+    assert set(stats["method"]) == {"deepce"} and (stats["family"] == "fig3").all()
+
+
+def test_fig4_adjusts_each_task_on_its_own(tmp_path: Path) -> None:
+    paths = [p for p in drug_runs(tmp_path / "runs") if p.parts[-4] != "chemical_perturbation"]
+    pdf, png = draw(tmp_path, "fig4", paths)
+    assert pdf.read_bytes().startswith(b"%PDF") and png.stat().st_size > 20_000
+    stats = pd.read_csv(tmp_path / "fig4.tsv", sep="\t")
+    assert dict(zip(stats["method"], stats["family"], strict=True)) == {
+        "deepcdr": "b_drug_response", "linear": "b_drug_response",
+        "deepdds": "c_drug_combination", "random_forest": "c_drug_combination",
+    }  # fmt: skip
+    assert set(zip(stats["task"], stats["metric"], strict=True)) == {("drug_response", "pearson"),
+                                                                     ("drug_combination", "auroc")}

@@ -13,6 +13,7 @@ from sclong.tasks.base import MODEL_METHODS
 DISPLAY_NAMES = {
     "sclong": "scLong", "wo_leg": "w/o LEG", "random_leg": "Random LEG", "wo_go": "w/o GO", "random_go": "Random GO",
     "gears": "GEARS", "additive": "Additive", "no_change": "No-Change",
+    "deepce": "DeepCE", "deepcdr": "DeepCDR", "linear": "Linear", "deepdds": "DeepDDS", "random_forest": "Random forest",
     "deepsem": "DeepSEM", "genie3": "GENIE3", "go_graph": "GO Graph", "raw": "Raw", "hvg": "HVG", "scvi": "scVI",
 }  # fmt: skip
 
@@ -41,6 +42,12 @@ class FigureSpec:
 FIGURES = {
     "fig2": FigureSpec("fig2", "Genetic perturbation outcome prediction", ("genetic_perturbation",), "main",
                        "sclong.figures.fig2"),
+    "fig3": FigureSpec("fig3", "Chemical perturbation outcome prediction (L1000)", ("chemical_perturbation",), "main",
+                       "sclong.figures.fig3"),
+    "fig4": FigureSpec("fig4", "Cancer drug response and drug combination", ("drug_response", "drug_combination"),
+                       "main", "sclong.figures.fig4",
+                       families=(("b_drug_response", ("deepcdr", "linear")),
+                                 ("c_drug_combination", ("deepdds", "random_forest")))),
     "fig5": FigureSpec("fig5", "Gene regulatory network inference", ("grn_inference",), "main", "sclong.figures.fig5"),
     "fig6": FigureSpec("fig6", "Zero-shot batch integration", ("batch_integration",), "main", "sclong.figures.fig6"),
     "fig7": FigureSpec("fig7", "Ablation studies: low-expression genes and the GO graph",
