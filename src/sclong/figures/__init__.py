@@ -13,7 +13,8 @@ from sclong.tasks.base import MODEL_METHODS
 DISPLAY_NAMES = {
     "sclong": "scLong", "wo_leg": "w/o LEG", "random_leg": "Random LEG", "wo_go": "w/o GO", "random_go": "Random GO",
     "gears": "GEARS", "additive": "Additive", "no_change": "No-Change",
-    "deepce": "DeepCE", "deepcdr": "DeepCDR", "linear": "Linear", "deepdds": "DeepDDS", "random_forest": "Random forest",
+    "deepce": "DeepCE", "deepcdr": "DeepCDR", "linear": "Linear", "deepdds": "DeepDDS",
+    "random_forest": "Random forest",
     "deepsem": "DeepSEM", "genie3": "GENIE3", "go_graph": "GO Graph", "raw": "Raw", "hvg": "HVG", "scvi": "scVI",
 }  # fmt: skip
 
