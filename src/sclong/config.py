@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from sclong.data.file_sets import check_roles, dataset_layout
 from sclong.errors import ConfigError
 
 SCALE_STAMP = ".sclong-scale"
@@ -81,6 +82,10 @@ def check_config(config: Mapping[str, Any], root: Path) -> None:
         for role, file in dataset.get("files", {}).items():
             if not config["sources"].get(file["source"]):
                 raise ConfigError(f"datasets.{name}.files.{role}.source", f"{file['source']!r} is not a source")
+        if "files" in dataset and dataset_layout(dataset) != "h5ad":
+            check_roles(dataset["format"], set(dataset["files"]), f"datasets.{name}.files")
+        if "folder" in dataset:
+            _check_input_path(config, root, f"datasets.{name}.folder", dataset["folder"])
     _check_subset(config["embed"]["datasets"], config["datasets"], "embed.datasets", "datasets")
     _check_subset(config["embed"]["variants"], config["pretrain"]["variants"], "embed.variants", "pretrain.variants")
     if config["gene2vec"]["dim"] != config["model"]["gene_dim"]:
@@ -104,6 +109,10 @@ def _check_tasks(config: Mapping[str, Any]) -> None:
         key = f"tasks.{name}"
         _check_subset([section["dataset"]], config["datasets"], f"{key}.dataset", "datasets")
         task = get_task(name)
+        layout = dataset_layout(config["datasets"][section["dataset"]])
+        if layout != task.dataset_layout:
+            raise ConfigError(f"{key}.dataset", f"{section['dataset']!r} is a dataset of kind {layout}; {name} reads "
+                                                f"{task.dataset_layout} datasets")  # fmt: skip
         for method in section["methods"]:
             task.check_method(method, f"{key}.methods")
         variants = [m for m in section["methods"] if m in MODEL_METHODS]

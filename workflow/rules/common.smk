@@ -14,6 +14,7 @@ from sclong.config import (  # noqa: E402
     validate_config,
     write_scale_stamp,
 )
+from sclong.data.file_sets import dataset_layout  # noqa: E402
 from sclong.errors import ConfigError  # noqa: E402
 from sclong.figures import FIGURES, figure_methods, get_figure  # noqa: E402
 from sclong.settings import to_json  # noqa: E402
@@ -139,8 +140,13 @@ def all_targets():
 
 
 def dataset_file(name):
-    """The .h5ad of dataset ``name``: a user's `path`, else what a dataset rule writes."""
-    return config["datasets"][name].get("path") or DATASETS / f"{name}.h5ad"
+    """The .h5ad or folder of dataset ``name``: a user's `path` or `folder`, else what a dataset rule writes."""
+    dataset = config["datasets"][name]
+    if "path" in dataset or "folder" in dataset:
+        return dataset.get("path") or dataset["folder"]
+    if dataset_layout(dataset) != "h5ad":
+        return DATASETS / name
+    return DATASETS / f"{name}.h5ad"
 
 
 def builtin_datasets(kind):
@@ -150,8 +156,34 @@ def builtin_datasets(kind):
 
 
 def converted_datasets():
-    """Names of the datasets converted from downloads (a wildcard constraint; never empty)."""
-    return "|".join(n for n, d in config["datasets"].items() if "format" in d) or "^$"
+    """Names of the datasets converted from downloads to one .h5ad (a wildcard constraint; never empty)."""
+    names = [
+        n
+        for n, d in config["datasets"].items()
+        if "files" in d and dataset_layout(d) == "h5ad"
+    ]
+    return "|".join(names) or "^$"
+
+
+def folder_datasets(built):
+    """Names of the folder datasets copied from downloads (``built`` False) or simulated by a demo builtin
+    (``built`` True) (a wildcard constraint; never empty)."""
+    names = [
+        n
+        for n, d in config["datasets"].items()
+        if dataset_layout(d) != "h5ad"
+        and ("builtin" in d) == built
+        and "folder" not in d
+    ]
+    return "|".join(names) or "^$"
+
+
+# The demo simulator of each folder format's builtin dataset (it writes the format's files).
+FOLDER_SIMULATORS = {
+    "l1000": "sclong.tasks.drugs.l1000_simulate",
+    "deepcdr": "sclong.tasks.drugs.drug_response_demo",
+    "deepdds": "sclong.tasks.drugs.combination_simulate",
+}
 
 
 def dataset_sources(wildcards):

@@ -1,4 +1,5 @@
-# Cells for embeddings and downstream tasks: <results_dir>/datasets/<name>.h5ad, or the user's own file.
+# Cells for embeddings and downstream tasks: <results_dir>/datasets/<name>.h5ad, or the user's own file; the
+# drug tasks' data: the folder <results_dir>/datasets/<name>/ of a file set (sclong.data.file_sets).
 
 
 rule dataset_pbmc68k:
@@ -91,4 +92,52 @@ rule dataset_convert:
         logged(
             "python -m sclong.data.datasets --name {wildcards.dataset} {params.files}"
             " --settings {params.settings:q} --out {output:q}"
+        )
+
+
+rule dataset_folder:
+    input:
+        unpack(dataset_sources),
+    output:
+        directory(DATASETS / "{dataset}"),
+    log:
+        LOGS / "datasets" / "{dataset}.log",
+    wildcard_constraints:
+        dataset=folder_datasets(built=False),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        settings=lambda w: to_json(config["datasets"][w.dataset]),
+        files=lambda w, input: " ".join(
+            f"--file {shlex.quote(f'{role}={path}')}" for role, path in input.items()
+        ),
+    shell:
+        logged(
+            "python -m sclong.data.folders --name {wildcards.dataset} {params.files}"
+            " --settings {params.settings:q} --out {output:q}"
+        )
+
+
+rule dataset_folder_demo:
+    input:
+        genes=rules.gene_table.output[0],
+        vocabulary=rules.vocabulary.output.vocabulary,
+        drugs="resources/demo/drugs.tsv",
+    output:
+        directory(DATASETS / "{dataset}"),
+    log:
+        LOGS / "datasets" / "{dataset}.log",
+    wildcard_constraints:
+        dataset=folder_datasets(built=True),
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        module=lambda w: FOLDER_SIMULATORS[config["datasets"][w.dataset]["builtin"]],
+        settings=lambda w: to_json(
+            {k: v for k, v in config["datasets"][w.dataset].items() if k != "builtin"}
+        ),
+    shell:
+        logged(
+            "python -m {params.module} --genes {input.genes:q} --vocabulary {input.vocabulary:q}"
+            " --drugs {input.drugs:q} --settings {params.settings:q} --out {output:q}"
         )

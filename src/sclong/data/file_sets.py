@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from sclong.errors import InputError
+from sclong.errors import ConfigError, InputError
 
 FolderFormat = Literal["l1000", "deepcdr", "deepdds"]
 FILE_SETS: dict[str, dict[str, str]] = {
@@ -47,3 +47,19 @@ def folder_files(folder: str | Path, fmt: FolderFormat) -> dict[str, Path]:
     if missing:
         raise InputError(folder, f"lacks the {fmt} file(s) {', '.join(missing)}")
     return paths
+
+
+def dataset_layout(entry: dict) -> str:
+    """What a ``datasets.<name>`` entry is: a folder format of :data:`FILE_SETS`, else ``h5ad`` (one AnnData)."""
+    kind = entry.get("builtin") or entry.get("format")
+    return kind if kind in FILE_SETS else "h5ad"
+
+
+def check_roles(fmt: str, roles: set[str], key: str) -> None:
+    """Refuse a ``files`` mapping whose roles are not exactly the format's (a :class:`ConfigError` on ``key``)."""
+    expected = set(FILE_SETS[fmt])
+    if roles != expected:
+        missing, unknown = sorted(expected - roles), sorted(roles - expected)
+        parts = [f"missing role(s) {', '.join(missing)}"] if missing else []
+        parts += [f"unknown role(s) {', '.join(unknown)}"] if unknown else []
+        raise ConfigError(key, f"{'; '.join(parts)} (format {fmt} has {', '.join(FILE_SETS[fmt])})")
