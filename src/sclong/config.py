@@ -110,9 +110,9 @@ def _check_tasks(config: Mapping[str, Any]) -> None:
         _check_subset([section["dataset"]], config["datasets"], f"{key}.dataset", "datasets")
         task = get_task(name)
         layout = dataset_layout(config["datasets"][section["dataset"]])
-        if layout != task.dataset_layout:
+        if layout not in task.dataset_layouts:
             raise ConfigError(f"{key}.dataset", f"{section['dataset']!r} is a dataset of kind {layout}; {name} reads "
-                                                f"{task.dataset_layout} datasets")  # fmt: skip
+                                                f"{' or '.join(task.dataset_layouts)} datasets")  # fmt: skip
         for method in section["methods"]:
             task.check_method(method, f"{key}.methods")
         variants = [m for m in section["methods"] if m in MODEL_METHODS]

@@ -83,7 +83,8 @@ GPU_RULES = {
     rule: model for rule, res in PROFILE["set-resources"].items() if (model := profile_gpu_model(res)) is not None
 }
 GPU_RULE_NAMES = {"pretrain", "embed", "task_grn_inference", "task_marker_genes", "task_batch_integration",
-                  "task_genetic_perturbation"}
+                  "task_genetic_perturbation", "task_chemical_perturbation", "task_drug_response",
+                  "task_drug_combination"}
 assert set(GPU_RULES) == GPU_RULE_NAMES and set(GPU_RULES.values()) == {"a100"}, GPU_RULES
 # On top of profiles/slurm (each option replaces the profile's option of the same name as a whole):
 DEMO_ARGS = [

@@ -5,7 +5,9 @@ the files of :data:`FILE_SETS` under the names given there: the demo's simulator
 scale :mod:`sclong.data.folders` extracts them from the downloaded repositories (each role a ``member`` of
 a zip or tar, or a plain file). The tasks read the files by role with the format's own readers.
 
-* ``l1000``: L1000 profiles (GCT 1.2/1.3, plain or gzip, or GCTX) and DeepCE's SMILES CSV (pert_id, smiles).
+* ``l1000``: L1000 profiles (GCT 1.2/1.3 with their metadata) and DeepCE's SMILES CSV (pert_id, smiles).
+* ``l1000_bayesian``: the Bayesian level-5 catalogue (HDF5), LINCS' sig_info and pert_info tables (the
+  paper's L1000 data; :mod:`sclong.tasks.drugs.l1000_catalog`).
 * ``deepcdr``: DeepCDR's GDSC ln(IC50), GDSC drug list, CID/SMILES table, CCLE annotations and expression.
 * ``deepdds``: DeepDDS' O'Neil labels and cell features, drug SMILES, and the independent AstraZeneca set.
 """
@@ -17,9 +19,10 @@ from typing import Literal
 
 from sclong.errors import ConfigError, InputError
 
-FolderFormat = Literal["l1000", "deepcdr", "deepdds"]
+FolderFormat = Literal["l1000", "l1000_bayesian", "deepcdr", "deepdds"]
 FILE_SETS: dict[str, dict[str, str]] = {
     "l1000": {"signatures": "signatures.gct", "smiles": "drugs_smiles.csv"},
+    "l1000_bayesian": {"signatures": "level5_compz.h5", "signature_info": "sig_info.txt", "compounds": "pert_info.txt"},
     "deepcdr": {
         "ic50": "GDSC_IC50.csv",
         "drug_list": "drug_list.csv",

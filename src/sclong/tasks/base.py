@@ -59,8 +59,8 @@ class Task(ABC, Generic[SettingsT, DataT]):
     """One downstream task of the paper.
 
     ``baselines`` are the task's own methods; every model variant is a method too. ``shared_sections`` are
-    top-level config sections the workflow adds to the task's settings; ``dataset_layout`` what its dataset is
-    (``h5ad``, or a folder format of :data:`sclong.data.file_sets.FILE_SETS`). ``inputs`` names the
+    top-level config sections the workflow adds to the task's settings; ``dataset_layouts`` what its dataset may be
+    (``h5ad``, or folder formats of :data:`sclong.data.file_sets.FILE_SETS`). ``inputs`` names the
     files a method needs (the workflow supplies their paths); ``load`` reads them once per job; ``run``
     evaluates one method with one seed and must be deterministic given the seed.
     """
@@ -69,7 +69,7 @@ class Task(ABC, Generic[SettingsT, DataT]):
     baselines: ClassVar[tuple[str, ...]]
     settings_type: ClassVar[type]
     shared_sections: ClassVar[tuple[str, ...]] = ()
-    dataset_layout: ClassVar[str] = "h5ad"
+    dataset_layouts: ClassVar[tuple[str, ...]] = ("h5ad",)
 
     def methods(self) -> tuple[str, ...]:
         """Every method name this task accepts."""
