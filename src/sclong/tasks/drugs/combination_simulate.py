@@ -17,22 +17,37 @@ synergy labels are simulated:
 ``smiles.csv``, ``independent_set/independent_input.csv``, ``independent_set/independent_cell_features_954.csv``)
 into one directory, atomically; the task reads it with the readers of :mod:`combination_data`. The
 transcript row holds ``unknown`` (there are no transcripts; the readers keep but never use it).
+
+CLI (``python -m sclong.tasks.drugs.combination_simulate``, the workflow's ``dataset_folder_demo`` rule):
+``--settings`` holds exactly the fields of :class:`ComboSimParams`; the genes are :data:`N_GENES` (DeepDDS'
+954) Ensembl IDs of the gene table, those of the vocabulary first, each group in the table's order (so
+every gene a checkpoint can know is used before any it cannot); a table with fewer genes gives them all.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sclong.cli import run_module_main
+from sclong.errors import InputError
 from sclong.io.atomic import atomic_path
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 from sclong.tasks.drugs.combination_data import GENE_ROW, LABEL_COLUMNS, TRANSCRIPT_ROW
 
 TRAIN_LABELS, TRAIN_CELLS, SMILES_FILE = "labels_0_10.csv", "new_cell_features_954.csv", "smiles.csv"
 TEST_LABELS = "independent_set/independent_input.csv"
 TEST_CELLS = "independent_set/independent_cell_features_954.csv"
+N_GENES = 954
+KEY = "datasets.<name>"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,3 +137,44 @@ def write_screen(screen: SimulatedScreen, folder: str | Path) -> None:
         cell_feature_rows(screen.train_cells).to_csv(tmp / TRAIN_CELLS, header=False, index=False)
         cell_feature_rows(screen.test_cells).to_csv(tmp / TEST_CELLS, header=False, index=False)
         screen.smiles.rename_axis("name").reset_index().to_csv(tmp / SMILES_FILE, index=False)
+
+
+def feature_genes(table_ids: list[str], vocabulary_ids: list[str], n_genes: int) -> list[str]:
+    """``n_genes`` gene-table IDs, the vocabulary's first (each group in table order; module docstring)."""
+    known = set(vocabulary_ids)
+    ordered = [g for g in table_ids if g in known] + [g for g in table_ids if g not in known]
+    return ordered[:n_genes]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: simulate a screen and write it in DeepDDS' layout."""
+    from sclong.data.simulate import read_gene_ids
+
+    parser = argparse.ArgumentParser(prog="python -m sclong.tasks.drugs.combination_simulate",
+                                     description=__doc__.split("\n")[0])  # fmt: skip
+    parser.add_argument("--genes", required=True, help="gene table TSV (ensembl_gene_id column)")
+    parser.add_argument("--vocabulary", required=True, help="vocabulary TSV (ensembl_id column)")
+    parser.add_argument("--drugs", required=True, help="drugs TSV: name, smiles, source")
+    parser.add_argument("--out", required=True, help="output folder")
+    add_settings_argument(parser, KEY)
+    args = parser.parse_args(argv)
+    params = from_mapping(ComboSimParams, parse_settings(args.settings, KEY), KEY)
+    try:
+        drugs = pd.read_csv(args.drugs, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:
+        raise InputError(args.drugs, f"unreadable drugs table ({err})") from None
+    if not {"name", "smiles"} <= set(drugs.columns):
+        raise InputError(args.drugs, "drugs table needs the columns name, smiles")
+    genes = feature_genes(read_gene_ids(args.genes), read_gene_ids(args.vocabulary), N_GENES)
+    try:
+        screen = simulate_screen(drugs, genes, params)
+    except ValueError as err:
+        raise InputError(args.drugs, str(err)) from None
+    write_screen(screen, args.out)
+    log.info("drug combination demo: %d training and %d independent pairs, %d genes -> %s", len(screen.train_labels),
+             len(screen.test_labels), len(genes), args.out)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_module_main(__name__, sys.argv[1:]))
