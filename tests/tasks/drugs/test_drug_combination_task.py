@@ -87,6 +87,8 @@ def test_end_to_end(method: str, screen_dir: Path, checkpoint: Path, tmp_path: P
     assert len(predictions) == 40 and predictions["label"].tolist() == independent["label"].tolist()
     artifacts = {p.name for p in (out / "seed0").iterdir()}
     assert ("training.tsv" in artifacts) == (method != "random_forest")
+    provenance = json.loads((out / "seed0" / "provenance.json").read_text())
+    assert len(provenance["inputs"]["dataset"]["sha256"]) == 64  # the folder's files, hashed
     if method != "random_forest":
         training = pd.read_csv(out / "seed0" / "training.tsv", sep="\t")
         assert training["epoch"].tolist() == [1, 2] and training["selected"].sum() == 1
@@ -184,3 +186,23 @@ def test_real_oneil_files_with_held_out_cell_lines(shared_data: Path, tmp_path: 
         assert 0.0 <= metrics["value"].iloc[0] <= 1.0
         assert set(predictions["cell"]) <= set(TEST_CELLS) and len(predictions) == 300
         assert np.isfinite(predictions["score"]).all()
+
+
+def test_simulator_cli_takes_the_demo_dataset_entry(tmp_path: Path, checkpoint: Path) -> None:
+    """The rule's call: the config's ``datasets.oneil`` minus ``builtin`` as settings; vocabulary genes first."""
+    import yaml
+
+    from sclong.tasks.drugs.combination_simulate import main
+
+    entry = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["datasets"]["oneil"]
+    assert entry.pop("builtin") == "deepdds"
+    small = {**entry, "n_train_pairs": 50, "n_test_pairs": 20}
+    vocabulary = checkpoint / "vocabulary.tsv"
+    assert main(["--genes", str(DEMO_GENES), "--vocabulary", str(vocabulary), "--drugs",
+                 str(REPO / "resources" / "demo" / "drugs.tsv"), "--settings", json.dumps(small),
+                 "--out", str(tmp_path / "oneil")]) == 0  # fmt: skip
+    header = (tmp_path / "oneil" / "new_cell_features_954.csv").read_text().splitlines()[0].split(",")[1:]
+    assert len(header) == 954 and header[:N_VOCABULARY] == read_gene_ids(vocabulary)
+    with pytest.raises(ConfigError, match="unknown key"):
+        main(["--genes", str(DEMO_GENES), "--vocabulary", str(vocabulary), "--drugs", "x", "--settings",
+              json.dumps({**small, "n_genes": 3}), "--out", str(tmp_path / "bad")])  # fmt: skip

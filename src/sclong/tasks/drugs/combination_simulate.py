@@ -6,9 +6,10 @@ synergy labels are simulated:
 * ``n_programs`` latent programs: cell line c has factors u_c ~ N(0, I), gene g loadings w_g ~ N(0, I) and a
   baseline b_g ~ N(1.5, 1); TPM = exp(b_g + 0.5 u_c . w_g) - 1, floored at 0 and rounded to 2 decimals
   (DeepDDS' files hold TPM with 2 decimals).
-* Drug d has a latent vector v_d ~ N(0, I); the synergy score of (d1, d2, c) is (v_d1 * v_d2) . u_c
-  + N(0, noise^2), label 1 when it is above the median score of its set (balanced classes), so labels
-  depend on the cell line's expression programs and on both drugs.
+* Drug d has a latent vector v_d ~ N(0, I) and a main effect a_d ~ N(0, 1); the synergy score of
+  (d1, d2, c) is a_d1 + a_d2 + (v_d1 * v_d2) . u_c + N(0, noise^2), label 1 when it is above the median
+  score of its set (balanced classes), so labels depend on each drug (as drug-level effects dominate real
+  screens) and, through the interaction, on the cell line's expression programs.
 * Training ("O'Neil") and independent ("AstraZeneca") sets have disjoint cell lines; the independent set
   draws its pairs from all drugs (so some are new), the training set from the first ``n_train_drugs`` of a
   seeded shuffle. Pairs are distinct (drug 1, drug 2, cell) triples, drug 1 != drug 2.
@@ -88,13 +89,15 @@ def simulate_screen(drugs: pd.DataFrame, genes: list[str], params: ComboSimParam
     order = rng.permutation(len(drugs))
     smiles = drugs["smiles"].to_numpy()[order]
     latent = rng.normal(size=(len(drugs), params.n_programs))
+    effect = rng.normal(size=len(drugs))
     train_cells = np.arange(params.n_train_cells)
     test_cells = np.arange(params.n_train_cells, n_cells)
     train = _pairs(rng, np.arange(params.n_train_drugs), train_cells, params.n_train_pairs)
     test = _pairs(rng, np.arange(len(drugs)), test_cells, params.n_test_pairs)
     frames = []
     for d1, d2, c in (train, test):
-        score = np.einsum("ik,ik,ik->i", latent[d1], latent[d2], factors[c]) + rng.normal(0, params.noise, len(c))
+        interaction = np.einsum("ik,ik,ik->i", latent[d1], latent[d2], factors[c])
+        score = effect[d1] + effect[d2] + interaction + rng.normal(0, params.noise, len(c))
         frames.append(pd.DataFrame({"drug1": smiles[d1], "drug2": smiles[d2], "cell": np.array(names)[c],
                                     "label": (score > np.median(score)).astype(np.int8)}))  # fmt: skip
     return SimulatedScreen(
