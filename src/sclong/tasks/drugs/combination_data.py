@@ -2,8 +2,9 @@
 
 Formats (read off the repository's ``data/`` folder):
 
-* labels (``labels_0_10.csv``, O'Neil; ``independent_set/independent_input.csv``, AstraZeneca): CSV with a
-  header ``drug1,drug2,cell,label``; the drugs are SMILES, ``cell`` a cell-line id, ``label`` 0 or 1.
+* labels (``labels_0_10.csv``, O'Neil, the repository's ``data/new_labels_0_10.csv``;
+  ``independent_set/independent_input.csv``, AstraZeneca): CSV with a header ``drug1,drug2,cell,label``;
+  the drugs are SMILES, ``cell`` a cell-line id, ``label`` 0 or 1.
   Columns beyond these four are ignored; a label other than 0/1 (or empty) refuses the file.
 * cell features (``new_cell_features_954.csv``, ``independent_set/independent_cell_features_954.csv``): CSV
   without a header line: row 1 ``gene_id`` then the Ensembl gene ids, row 2 ``transcript_id`` then one
