@@ -73,7 +73,8 @@ class NetworkSettings:
 
 @dataclass(frozen=True)
 class LinearSettings:
-    """The ridge baseline: candidate ``alphas`` and the Morgan fingerprint (``fingerprint_bits``, ``fingerprint_radius``)."""
+    """The ridge baseline: candidate ``alphas`` and the Morgan fingerprint (``fingerprint_bits`` bits of
+    radius ``fingerprint_radius``)."""
 
     alphas: list[float]
     fingerprint_bits: int

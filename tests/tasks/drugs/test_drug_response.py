@@ -5,6 +5,7 @@ cell line are one InputError line."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,17 @@ SETTINGS = {
     "linear": {"alphas": [1.0, 100.0], "fingerprint_bits": 256, "fingerprint_radius": 2},
     "device": "cpu", "normalization": "paper",
 }  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One torch thread, as the workflow's task jobs run on the demo (two threads on a loaded machine are slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +114,7 @@ def test_network_predicts_the_test_pairs_once_after_training(dataset: Path, monk
     n_test = len(result.artifacts["predictions"])
     predicts = [i for i, (kind, _) in enumerate(events) if kind == "predict"]
     assert len(predicts) == 3 + 1  # one validation pass per epoch, then the test pairs
-    assert events[-1] == ("predict", n_test) and all(kind == "predict" for kind, _ in events[predicts[-2]:])
+    assert events[-1] == ("predict", n_test) and all(kind == "predict" for kind, _ in events[predicts[-2] :])
     validation = {n for kind, n in events[:-1] if kind == "predict"}
     assert len(validation) == 1 and len(result.artifacts["training"]) == 3
 
@@ -114,7 +126,7 @@ def test_linear_predicts_the_test_pairs_once_after_choosing_alpha(dataset: Path,
     events: list[tuple[str, int]] = []
     fit, predict = Pipeline.fit, Pipeline.predict
     monkeypatch.setattr(Pipeline, "fit", lambda self, x, y, **k: events.append(("fit", len(x))) or fit(self, x, y, **k))
-    monkeypatch.setattr(Pipeline, "predict", lambda self, x, **k: events.append(("predict", len(x))) or predict(self, x))
+    monkeypatch.setattr(Pipeline, "predict", lambda self, x: events.append(("predict", len(x))) or predict(self, x))
     settings = TASK.settings_type(**SETTINGS)
     result = TASK.run("linear", 0, TASK.load("linear", {"dataset": dataset}, settings), settings)
     n_alphas = len(SETTINGS["linear"]["alphas"])
