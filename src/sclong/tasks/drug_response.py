@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +41,7 @@ import pandas as pd
 from sclong.errors import ConfigError
 from sclong.settings import from_mapping
 from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant
+from sclong.tasks.drugs.cell_lines import EXPRESSION_KINDS, ExpressionKind
 
 if TYPE_CHECKING:
     from sclong.tasks.drugs.drug_response_data import Split
@@ -92,7 +93,7 @@ class Settings:
 
     dataset: str
     methods: list[str]
-    expression_kind: Literal["log", "tpm"]
+    expression_kind: ExpressionKind
     test_fraction: float
     validation_fraction: float
     embed_batch_size: int
@@ -102,7 +103,7 @@ class Settings:
     normalization: Literal["paper", "scanpy"]
 
     def __post_init__(self) -> None:
-        for name, allowed in (("expression_kind", ("log", "tpm")), ("device", ("auto", "cpu", "cuda"))):
+        for name, allowed in (("expression_kind", EXPRESSION_KINDS), ("device", ("auto", "cpu", "cuda"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{KEY}.{name}", f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name in ("test_fraction", "validation_fraction"):
@@ -242,8 +243,8 @@ def _linear(data: ResponseData, split: Split, settings: LinearSettings) -> tuple
     expression = data.features.to_numpy(np.float32)
     fingerprint = bits.to_numpy(np.float32)
 
-    def part(rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        table = data.pairs.iloc[np.asarray(rows)]
+    def part(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        table = data.pairs.iloc[rows]
         cells = data.features.index.get_indexer(table["cell_line"])
         drugs = bits.index.get_indexer(table["pubchem_cid"])
         return pair_features(expression, fingerprint, cells, drugs), table["ln_ic50"].to_numpy(np.float64)
