@@ -13,17 +13,29 @@ Effects: ln IC50 of (drug d, cell line c) = ``mu_d + sum_g w_dg z_cg + t_{d,type
 ``mu_d ~ N(2, 1.5)``, ``z`` the standardised log expression, ``w_d`` non-zero on 5 genes per drug
 (``N(0, 0.6)``), a drug x type effect ``N(0, 0.5)`` and noise ``N(0, 0.3)``; a fraction ``missing`` of
 the pairs is ``NA`` (unmeasured), as in GDSC.
+
+Command line (the workflow's demo dataset rule): ``python -m sclong.tasks.drugs.drug_response_demo --genes
+GENE_TABLE --vocabulary VOCABULARY --drugs DRUGS_TSV --settings JSON --out DIR``; the settings are
+:class:`DemoParams`, the genes every gene of the gene table (its display symbols). The vocabulary is not
+read: the cell lines are measured on the gene table's genes whatever the model's vocabulary holds (the
+task reports the coverage).
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sclong.cli import run_module_main
+from sclong.errors import InputError
 from sclong.io.atomic import atomic_path
+from sclong.settings import add_settings_argument, from_mapping, parse_settings
 from sclong.tasks.drugs.drug_response_data import TCGA_TYPES
 
 FILES = {
@@ -34,6 +46,9 @@ FILES = {
     "expression": "genomic_expression.csv",
 }
 DRUG_LIST_COLUMNS = ("drug_id", "Name", "Synonyms", "Targets", "Target pathway", "PubCHEM", "Sample Size", "Count")
+log = logging.getLogger(__name__)
+
+KEY = "datasets.<name>"
 DEMO_KEY = 990_000
 GENES_PER_DRUG = 5
 
@@ -112,3 +127,39 @@ def _ic50(logged: np.ndarray, types: np.ndarray, n_drugs: int, params: DemoParam
     values += rng.normal(0.0, 0.3, values.shape)
     values[rng.random(values.shape) < params.missing] = np.nan
     return values
+
+
+def read_drugs(path: Path) -> pd.DataFrame:
+    """The demo drug table (tab-separated, columns ``name`` and ``smiles``)."""
+    try:
+        drugs = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:
+        raise InputError(path, f"cannot read it as a drug table ({type(err).__name__}: {err})") from None
+    missing = {"name", "smiles"} - set(drugs.columns)
+    if missing:
+        raise InputError(path, f"no column(s) {sorted(missing)} (columns: {', '.join(drugs.columns)})")
+    return drugs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: simulate the screen into a folder of DeepCDR's files (:data:`FILES`)."""
+    from sclong.knowledge.genes import read_gene_table
+
+    parser = argparse.ArgumentParser(prog="python -m sclong.tasks.drugs.drug_response_demo",
+                                     description=__doc__.split("\n")[0])  # fmt: skip
+    parser.add_argument("--genes", required=True, type=Path, help="gene table TSV (the cell lines' genes)")
+    parser.add_argument("--vocabulary", required=True, type=Path, help="vocabulary TSV (not read; see the module doc)")
+    parser.add_argument("--drugs", required=True, type=Path, help="drug table TSV (name, smiles)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    add_settings_argument(parser, KEY)
+    args = parser.parse_args(argv)
+    params = from_mapping(DemoParams, parse_settings(args.settings, KEY), KEY)
+    genes = read_gene_table(args.genes).frame["display_symbol"].astype(str).tolist()
+    simulate_drug_response(genes, read_drugs(args.drugs), params, args.out)
+    log.info("drug response demo: %d types x %d cell lines, %d genes -> %s", params.n_types, params.lines_per_type,
+             len(genes), args.out)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_module_main(__name__, sys.argv[1:]))
