@@ -30,7 +30,8 @@ def deepcdr_zip(tmp_path: Path, shared_data: Path) -> tuple[Path, dict[str, byte
     real = shared_data / "drug_response"
     content = {
         "ic50": gzip.decompress((real / "GDSC_IC50.csv.gz").read_bytes()),
-        "drug_list": b"drug_id,Name,Synonyms,Targets,Target pathway,PubCHEM,Sample Size,Count\n1,Erlotinib,,,,176870,1,1\n",
+        "drug_list": b"drug_id,Name,Synonyms,Targets,Target pathway,PubCHEM,Sample Size,Count\n"
+        b"1,Erlotinib,,,,176870,1,1\n",
         "smiles": (real / "223drugs_pubchem_smiles.txt").read_bytes(),
         "annotations": (real / "Cell_lines_annotations_20181226.txt").read_bytes(),
         "expression": b",TP53 (7157)\nACH-000001,3.5\n",

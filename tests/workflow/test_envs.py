@@ -24,6 +24,7 @@ import yaml
 
 from sclong.figures import FIGURES
 from sclong.tasks import TASK_MODULES
+from sclong.tasks.drugs.demo_data import SIMULATORS
 from sclong.train import launch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,9 +44,11 @@ NAME_RE = re.compile(r"^\s*name:\s*\n\s*(.+)$", re.MULTILINE)  # a rule defined 
 CONDA_RE = re.compile(r"^\s*conda:\s*\n\s*\"([^\"]+)\"", re.MULTILINE)
 MODULE_RE = re.compile(r"python -m (sclong(?:\.\w+)*)")
 SPEC_NAME_RE = re.compile(r"^([A-Za-z0-9_.\-]+)")
-# Modules that import others by name at run time: the task runner its tasks, the figure maker its figures.
+# Modules that import others by name at run time: the task runner its tasks, the figure maker its figures,
+# the drug tasks' demo data maker its simulators.
 DYNAMIC = (
     ("sclong.tasks.run", tuple(TASK_MODULES.values())),
+    ("sclong.tasks.drugs.demo_data", tuple(SIMULATORS.values())),
     ("sclong.figures.make", tuple(spec.module for spec in FIGURES.values())),
 )
 

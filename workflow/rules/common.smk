@@ -178,13 +178,6 @@ def folder_datasets(built):
     return "|".join(names) or "^$"
 
 
-# The demo simulator of each folder format's builtin dataset (it writes the format's files).
-FOLDER_SIMULATORS = {
-    "l1000": "sclong.tasks.drugs.l1000_simulate",
-    "deepcdr": "sclong.tasks.drugs.drug_response_demo",
-    "deepdds": "sclong.tasks.drugs.combination_simulate",
-}
-
 
 def dataset_sources(wildcards):
     """Role -> downloaded file of a converted dataset."""

@@ -132,12 +132,12 @@ rule dataset_folder_demo:
     conda:
         "../../envs/torch.yaml"
     params:
-        module=lambda w: FOLDER_SIMULATORS[config["datasets"][w.dataset]["builtin"]],
+        builtin=lambda w: config["datasets"][w.dataset]["builtin"],
         settings=lambda w: to_json(
             {k: v for k, v in config["datasets"][w.dataset].items() if k != "builtin"}
         ),
     shell:
         logged(
-            "python -m {params.module} --genes {input.genes:q} --vocabulary {input.vocabulary:q}"
+            "python -m sclong.tasks.drugs.demo_data --builtin {params.builtin} --genes {input.genes:q} --vocabulary {input.vocabulary:q}"
             " --drugs {input.drugs:q} --settings {params.settings:q} --out {output:q}"
         )
