@@ -38,16 +38,21 @@ CHECKPOINT_WEIGHTS = "model.safetensors"
 EMBEDDING_UNS_KEY = "sclong"  # sclong.embedding.UNS_KEY (that module imports torch)
 
 
-def input_digest(path: Path) -> str:
-    """sha256 of an input file; for a checkpoint directory, of its weights."""
-    if path.is_dir():
+def input_digest(name: str, path: Path) -> str:
+    """sha256 of an input file; for a checkpoint directory, of its weights; for another folder (a folder
+    dataset of the drug tasks), of the lines ``<relative path> <sha256>`` of its files in sorted order."""
+    if path.is_dir() and name == "checkpoint":
         path = path / CHECKPOINT_WEIGHTS
+    elif path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file())
+        lines = "\n".join(f"{f.relative_to(path).as_posix()} {file_sha256(f)}" for f in files)
+        return hashlib.sha256(lines.encode()).hexdigest()
     return file_sha256(path)
 
 
 def input_record(name: str, path: Path) -> dict[str, str]:
     """Provenance of one input: path and sha256, and for an embedding the checkpoint it was made with."""
-    record = {"path": str(path), "sha256": input_digest(path)}
+    record = {"path": str(path), "sha256": input_digest(name, path)}
     if name == "embedding":
         checkpoint = embedding_checkpoint(path)
         if checkpoint is not None:

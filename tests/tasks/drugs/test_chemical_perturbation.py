@@ -125,3 +125,19 @@ def test_gene_vectors_are_the_gene_encoder_rows(landmarks, knowledge) -> None:
     assert full.vectors.shape == (978, 8) and full.missing == []
     with pytest.raises(InputError, match="none of the 2 landmark genes"):
         sclong_vectors(knowledge["checkpoint"], ["NOTAGENE1", "NOTAGENE2"])
+
+
+def test_demo_simulator_command_writes_the_l1000_file_set(knowledge, tmp_path) -> None:
+    import json
+
+    from sclong.tasks.drugs.l1000_catalog import read_l1000_folder
+    from sclong.tasks.drugs.l1000_simulate import main
+
+    settings = {"n_drugs": 3, "cell_lines": ["A375"], "replicates": 1, "effect_scale": 1.0, "noise": 0.1, "seed": 0}
+    drugs = REPO / "resources" / "demo" / "drugs.tsv"
+    args = ["--genes", str(DEMO_GENES), "--vocabulary", str(knowledge["vocabulary"]), "--drugs", str(drugs),
+            "--settings", json.dumps(settings), "--out", str(tmp_path / "demo")]  # fmt: skip
+    assert main(args) == 0
+    signatures, smiles, _ = read_l1000_folder(tmp_path / "demo")
+    vocabulary = pd.read_csv(knowledge["vocabulary"], sep="\t")
+    assert list(signatures.values.columns) == vocabulary["symbol"].iloc[:978].tolist() and len(smiles) == 3
