@@ -147,7 +147,7 @@ class ChemicalPerturbation(Task[Settings, ChemData]):
         from sclong.tasks.drugs.l1000_metrics import l1000_metrics
 
         meta = data.signatures.meta
-        part = split_by_drug(meta["pert_id"], settings.split, seed)
+        part = split_by_drug(meta["pert_id"], {name: settings.split[name] for name in PARTS}, seed)
         parts = {name: profiles(data.signatures, (part == name).to_numpy()) for name in PARTS}
         empty = [name for name, rows in parts.items() if len(rows) == 0]
         if empty:
