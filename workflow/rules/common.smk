@@ -215,6 +215,8 @@ def task_input_paths(task_name):
             "gene_table": rules.gene_table.output[0],
             "go_gaf": source_file("go_gaf"),
             "go_obo": source_file("go_obo"),
+            "gene2vec": rules.gene2vec.output.matrix,
+            "vocabulary": rules.vocabulary.output.vocabulary,
         }
         return {name: paths[name] for name in task.inputs(wildcards.method)}
 

@@ -12,6 +12,7 @@ TASK_MODULES = {
     "batch_integration": "sclong.tasks.batch_integration",
     "marker_genes": "sclong.tasks.marker_genes",
     "genetic_perturbation": "sclong.tasks.genetic_perturbation",
+    "chemical_perturbation": "sclong.tasks.chemical_perturbation",
     "drug_response": "sclong.tasks.drug_response",
     "drug_combination": "sclong.tasks.drug_combination",
 }

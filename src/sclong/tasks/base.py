@@ -25,7 +25,9 @@ MODEL_METHODS = ("sclong", "wo_leg", "random_leg", "wo_go", "random_go")
 METRICS_COLUMNS = ("task", "method", "seed", "scenario", "metric", "value", "note")
 METRICS_FILE = "metrics.tsv"
 PROVENANCE_FILE = "provenance.json"
-InputName = Literal["dataset", "embedding", "checkpoint", "go_graph", "gene_table", "go_gaf", "go_obo"]
+InputName = Literal[
+    "dataset", "embedding", "checkpoint", "go_graph", "gene_table", "go_gaf", "go_obo", "gene2vec", "vocabulary"
+]
 
 SettingsT = TypeVar("SettingsT")
 DataT = TypeVar("DataT")

@@ -1,12 +1,12 @@
 """The scLong chemical-perturbation model (METHODS.md, task 2; Fig. 3).
 
 * Genes: the scLong gene vectors of the 978 landmark genes (the gene encoder's output, genes x its
-  width) -> Linear -> 512 (:data:`GENE_DIM`).
+  width) -> Linear -> ``width`` (the paper: 512, :data:`GENE_DIM`; smaller in the demo, for CPU time).
 * Drug: the atoms' DeepCE features (62-d) through a 3-layer GCN (torch-geometric ``GCNConv``, 128-d,
-  ReLU) -> Linear -> 512 per atom; the mean over atoms of the 128-d GCN output is the drug vector.
+  ReLU) -> Linear -> ``width`` per atom; the mean over atoms of the 128-d GCN output is the drug vector.
 * 2 cross-attention layers x 4 heads: the genes query the atoms (padding masked); each layer adds the
-  attention output to the genes and layer-normalises, then a feed-forward 512 -> ``feedforward_dim`` ->
-  512 (ReLU, dropout), added and normalised.
+  attention output to the genes and layer-normalises, then a feed-forward ``width`` -> ``feedforward_dim``
+  -> ``width`` (ReLU, dropout), added and normalised.
 * Head, per gene: [gene (512) ; drug vector (128) ; cell-line embedding (4) ; dose embedding (4)] = 648
   -> Linear -> ``hidden_dim`` -> ReLU -> Linear -> 1. MSE loss, Adam 2e-4 (:data:`LEARNING_RATE`).
 """
@@ -24,7 +24,7 @@ GCN_DIM = 128
 GCN_LAYERS = 3
 N_LAYERS, N_HEADS = 2, 4
 CONDITION_DIM = 4
-HEAD_DIM = GENE_DIM + GCN_DIM + 2 * CONDITION_DIM
+HEAD_DIM = GENE_DIM + GCN_DIM + 2 * CONDITION_DIM  # at the paper's width
 LEARNING_RATE = 2e-4
 
 
@@ -73,18 +73,20 @@ class ChemPerturbationModel(nn.Module):
         feedforward_dim: int,
         hidden_dim: int,
         dropout: float,
+        width: int = GENE_DIM,
     ) -> None:
         super().__init__()
         self.register_buffer("gene_vectors", gene_vectors.float())
-        self.gene_project = nn.Linear(gene_vectors.shape[1], GENE_DIM)
+        self.gene_project = nn.Linear(gene_vectors.shape[1], width)
         self.gcn = DrugGCN()
-        self.atom_project = nn.Linear(GCN_DIM, GENE_DIM)
+        self.atom_project = nn.Linear(GCN_DIM, width)
         self.layers = nn.ModuleList(
-            CrossAttentionLayer(GENE_DIM, N_HEADS, feedforward_dim, dropout) for _ in range(N_LAYERS)
+            CrossAttentionLayer(width, N_HEADS, feedforward_dim, dropout) for _ in range(N_LAYERS)
         )
         self.cell_embed = nn.Embedding(n_cells, CONDITION_DIM)
         self.dose_embed = nn.Embedding(n_doses, CONDITION_DIM)
-        self.head = nn.Sequential(nn.Linear(HEAD_DIM, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
+        head_dim = width + GCN_DIM + 2 * CONDITION_DIM
+        self.head = nn.Sequential(nn.Linear(head_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
 
     def forward(self, drugs: object, cell: torch.Tensor, dose: torch.Tensor) -> torch.Tensor:
         """``drugs``: a Batch of B DeepCE-feature graphs; ``cell``, ``dose``: [B] indices -> [B, genes]."""

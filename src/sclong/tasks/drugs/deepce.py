@@ -17,6 +17,9 @@
 * Initialisation as its code: outside the attention block, Xavier-uniform for every parameter with more
   than one dimension and zeros for the others. DeepCE trains with MSE and Adam, learning rate 2e-4
   (:data:`LEARNING_RATE`); its pert-type embedding is unused with ``trt_cp`` alone and left out.
+* ``width`` (DeepCE: 128, the default) replaces every 128 above but the head's hidden layer, and the
+  feed-forward is 4 x ``width``: the demo runs it narrower, as the 978 x 978 gene self-attention at 128-d
+  costs seconds per batch on two CPU cores; the paper config keeps DeepCE's 128.
 """
 
 from __future__ import annotations
@@ -108,20 +111,23 @@ class DrugGeneAttentionLayer(nn.Module):
 class DeepCE(nn.Module):
     """DeepCE: drug graph + cell line + dose -> the 978 landmark genes' values (module docstring)."""
 
-    def __init__(self, gene_features: torch.Tensor, n_cells: int, n_doses: int, dropout: float) -> None:
+    def __init__(
+        self, gene_features: torch.Tensor, n_cells: int, n_doses: int, dropout: float, width: int = EMBED_DIM
+    ) -> None:
         super().__init__()
         self.register_buffer("gene_features", gene_features.float())
         self.n_cells, self.n_doses = n_cells, n_doses
-        self.fingerprint = NeuralFingerprint()
-        self.gene_embed = nn.Linear(gene_features.shape[1], EMBED_DIM)
+        self.fingerprint = NeuralFingerprint(out_dim=width)
+        self.gene_embed = nn.Linear(gene_features.shape[1], width)
+        feedforward = FEEDFORWARD_DIM * width // EMBED_DIM
         self.attention = nn.ModuleList(
-            DrugGeneAttentionLayer(EMBED_DIM, N_HEADS, FEEDFORWARD_DIM, dropout) for _ in range(N_LAYERS)
+            DrugGeneAttentionLayer(width, N_HEADS, feedforward, dropout) for _ in range(N_LAYERS)
         )
-        self.attention_out = nn.Linear(EMBED_DIM, EMBED_DIM)
+        self.attention_out = nn.Linear(width, width)
         self.cell_embed = nn.Linear(n_cells, CONDITION_DIM)
         self.dose_embed = nn.Linear(n_doses, CONDITION_DIM)
         self.head = nn.Sequential(
-            nn.Linear(2 * EMBED_DIM + 2 * CONDITION_DIM, HIDDEN_DIM), nn.ReLU(), nn.Linear(HIDDEN_DIM, 1)
+            nn.Linear(2 * width + 2 * CONDITION_DIM, HIDDEN_DIM), nn.ReLU(), nn.Linear(HIDDEN_DIM, 1)
         )
         for name, parameter in self.named_parameters():
             if name.startswith(("attention.", "attention_out.")):
