@@ -172,7 +172,7 @@ def test_embeddings_of_every_variant(demo: Path, variant: str) -> None:
     assert cells.uns["sclong"]["coverage"]["input_mapped"] > 700
 
 
-@pytest.mark.parametrize("figure", ["fig2", "fig5", "fig6", "fig7", "fig8"])
+@pytest.mark.parametrize("figure", ["fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8"])
 def test_figures_and_their_statistics(demo: Path, figure: str) -> None:
     pdf, png = (demo / RESULTS / "figures" / f"{figure}.{ext}" for ext in ("pdf", "png"))
     assert pdf.read_bytes().startswith(b"%PDF") and png.read_bytes().startswith(b"\x89PNG")
@@ -186,7 +186,8 @@ def test_figures_and_their_statistics(demo: Path, figure: str) -> None:
 def test_every_run_has_tidy_metrics_and_provenance(demo: Path) -> None:
     runs = sorted((demo / RESULTS / "tasks").glob("*/*/seed*/metrics.tsv"))
     tasks = {path.parts[-4] for path in runs}
-    assert tasks == {"grn_inference", "batch_integration", "marker_genes", "genetic_perturbation"}
+    assert tasks == {"grn_inference", "batch_integration", "marker_genes", "genetic_perturbation",
+                     "chemical_perturbation", "drug_response", "drug_combination"}
     for path in runs:
         table = pd.read_csv(path, sep="\t")
         assert list(table.columns) == ["task", "method", "seed", "scenario", "metric", "value", "note"]
@@ -215,16 +216,23 @@ def test_report_is_one_html_page_with_figures_and_captions(demo: Path) -> None:
     assert "Gene regulatory network inference" in html or "gene regulatory network" in html
 
 
+DRUG_JOBS = {"task_chemical_perturbation", "task_drug_response", "task_drug_combination", "dataset_folder_demo"}
+CELL_JOBS = {"task_grn_inference", "task_batch_integration", "task_marker_genes", "task_genetic_perturbation",
+             "dataset_pbmc68k", "dataset_simulated", "dataset_perturbseq", "embed"}
+
+
 @pytest.mark.parametrize(
     ("figure", "absent"),
     [
         ("fig2", {"task_grn_inference", "task_batch_integration", "task_marker_genes", "dataset_pbmc68k",
-                  "dataset_simulated", "embed"}),
-        ("fig5", {"task_batch_integration", "task_marker_genes", "dataset_pbmc68k", "embed"}),
-        ("fig6", {"task_grn_inference", "task_marker_genes", "dataset_pbmc68k"}),
+                  "dataset_simulated", "embed", *DRUG_JOBS}),
+        ("fig3", {"task_drug_response", "task_drug_combination", *CELL_JOBS}),
+        ("fig4", {"task_chemical_perturbation", *CELL_JOBS}),
+        ("fig5", {"task_batch_integration", "task_marker_genes", "dataset_pbmc68k", "embed", *DRUG_JOBS}),
+        ("fig6", {"task_grn_inference", "task_marker_genes", "dataset_pbmc68k", *DRUG_JOBS}),
         ("fig7", {"task_marker_genes", "dataset_pbmc68k", "task_batch_integration",
-                  "task_grn_inference_deterministic"}),
-        ("fig8", {"task_grn_inference", "task_batch_integration", "dataset_simulated", "embed"}),
+                  "task_grn_inference_deterministic", *DRUG_JOBS}),
+        ("fig8", {"task_grn_inference", "task_batch_integration", "dataset_simulated", "embed", *DRUG_JOBS}),
     ],
 )
 def test_one_figure_builds_only_what_it_needs(tmp_path: Path, figure: str, absent: set[str]) -> None:
