@@ -64,6 +64,9 @@ TINY = {
         "batch_integration": {"methods": ["sclong", "raw", "scvi"], "scvi": {"max_epochs": 1}},
         "marker_genes": {"permutations": 20},
         "genetic_perturbation": {"methods": ["sclong", "no_change"], "model": {"epochs": 1}},
+        "chemical_perturbation": {"methods": ["sclong", "deepce"], "epochs": 1},
+        "drug_response": {"methods": ["sclong", "linear"], "network": {"max_epochs": 1}},
+        "drug_combination": {"methods": ["sclong", "random_forest"], "model": {"epochs": 1}},
     },
 }
 RESULTS = Path("results") / "demo"

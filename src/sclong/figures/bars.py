@@ -70,7 +70,7 @@ def draw_bars(ax: Axes, data: PanelData, methods: Sequence[str], ylabel: str, re
             top = max(top, data.reported[method])
         tops.append(top)
     low, high = _limits(data, methods)
-    ax.set_ylim(low, high + 0.12 * (high - low))
+    ax.set_ylim(low - 0.06 * (high - low) if low < 0 else low, high + 0.12 * (high - low))  # dots below 0 in view
     for i, method in enumerate(methods):
         test = data.stats[data.stats["method"] == method]
         if method == reference or test.empty or tops[i] is None:
