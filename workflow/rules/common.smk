@@ -178,7 +178,6 @@ def folder_datasets(built):
     return "|".join(names) or "^$"
 
 
-
 def dataset_sources(wildcards):
     """Role -> downloaded file of a converted dataset."""
     files = config["datasets"][wildcards.dataset]["files"]
