@@ -54,7 +54,7 @@ import pandas as pd
 
 from sclong.errors import ConfigError, InputError
 from sclong.settings import from_mapping
-from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant
+from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant, torch_device
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -248,11 +248,8 @@ def scvi_latent(data: IntegrationData, seed: int, settings: Settings) -> np.ndar
     """scVI's latent representation of the counts in ``data`` (see the module docstring)."""
     import anndata as ad
     import scvi
-    import torch
 
-    if settings.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("tasks.device", "is cuda but no CUDA device is usable")
-    gpu = settings.device == "cuda" or (settings.device == "auto" and torch.cuda.is_available())
+    gpu = torch_device(settings.device) == "cuda"
     scvi.settings.seed = seed
     cells = ad.AnnData(data.matrix.copy(), obs=pd.DataFrame({"batch": pd.Categorical(data.batches)},
                                                             index=pd.Index(data.cells).astype(str)))  # fmt: skip

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from sclong.errors import ConfigError, InputError
-from sclong.tasks.base import InputName, RunResult, Task, model_variant
+from sclong.tasks.base import InputName, RunResult, Task, model_variant, torch_device
 
 if TYPE_CHECKING:
     from torch import nn
@@ -153,7 +153,7 @@ class ChemicalPerturbation(Task[Settings, ChemData]):
         if empty:
             raise InputError(data.source, f"the drug-disjoint split leaves no {' or '.join(empty)} profiles "
                                           f"({meta['pert_id'].nunique()} drugs)")  # fmt: skip
-        device = ("cuda" if torch.cuda.is_available() else "cpu") if settings.device == "auto" else settings.device
+        device = torch_device(settings.device)
         torch.manual_seed(seed)
         model = build(method, data.gene_vectors, settings).to(device)
         train = TrainSettings(settings.epochs, settings.batch_size, settings.learning_rate, settings.selection)

@@ -44,7 +44,7 @@ import pandas as pd
 
 from sclong.errors import ConfigError, InputError
 from sclong.settings import from_mapping
-from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant
+from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant, torch_device
 from sclong.tasks.drugs.combination_data import MissingGenes, SplitBy
 
 if TYPE_CHECKING:
@@ -298,18 +298,8 @@ def _fit_network(
     )
     fit_settings = FitSettings(net.epochs, net.lr, net.warmup_epochs, net.final_lr, net.eval_every)
     model = deepdds.build(kind, data.train_cells.shape[1], net.dropout, seed)
-    return fit(model, data.graphs, *loaders, fit_settings, seed, _device(settings.device))
+    return fit(model, data.graphs, *loaders, fit_settings, seed, torch_device(settings.device))
 
-
-def _device(device: str) -> str:
-    """``auto``: CUDA when usable, else the CPU; ``cuda`` without a usable device is refused."""
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("tasks.device", "is cuda but no CUDA device is usable")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 TASK = DrugCombination()

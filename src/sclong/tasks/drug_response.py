@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from sclong.errors import ConfigError
+from sclong.errors import ConfigError, InputError
 from sclong.settings import from_mapping
-from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant
+from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant, torch_device
 from sclong.tasks.drugs.cell_lines import EXPRESSION_KINDS, ExpressionKind
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class DrugResponse(Task[Settings, ResponseData]):
         molecules = featurize(used.to_dict(), "deepcdr", str(files["smiles"]))
         lost = ~pairs["pubchem_cid"].isin(list(molecules.graphs))
         if lost.all():
-            raise ConfigError(KEY, f"no drug of {files['smiles']} gives a molecular graph: no pairs left")
+            raise InputError(files["smiles"], "no drug's SMILES gives a molecular graph: no pairs left")
         if lost.any():
             log.warning("%s: %d pair(s) of %d drug(s) without a molecular graph dropped", files["ic50"], lost.sum(),
                         pairs.loc[lost, "pubchem_cid"].nunique())  # fmt: skip
@@ -172,7 +172,7 @@ class DrugResponse(Task[Settings, ResponseData]):
                                       str(files["expression"]))  # fmt: skip
             features, coverage = values.values, values.coverage
             if features.shape[1] == 0:
-                raise ConfigError(KEY, f"no gene of {files['expression']} feeds the {method} checkpoint's vocabulary")
+                raise InputError(files["expression"], f"no gene feeds the {method} checkpoint's vocabulary")
         log.info("%s: %d pairs, %d drugs, %d cell lines x %d cell features", method, len(pairs),
                  pairs["pubchem_cid"].nunique(), len(lines), features.shape[1])  # fmt: skip
         return ResponseData(pairs, features, used[list(molecules.graphs)], molecules.graphs, coverage)
@@ -226,7 +226,7 @@ def _network(data: ResponseData, split: Split, settings: Settings, seed: int) ->
     model = DeepCDR(values.shape[1], ATOM_DIMS["deepcdr"], net.gcn_units)
     train = TrainSettings(net.learning_rate, net.max_epochs, net.patience)
     with tempfile.TemporaryDirectory(prefix="sclong-deepcdr-") as scratch:
-        fitted = fit_and_test(model, loaders, train, torch.device(_torch_device(settings.device)),
+        fitted = fit_and_test(model, loaders, train, torch.device(torch_device(settings.device)),
                               Path(scratch) / "history.tsv")  # fmt: skip
     log.info("seed %d: best epoch %d of %d", seed, fitted.best_epoch, len(fitted.history))
     history = fitted.history.assign(best=fitted.history["epoch"] == fitted.best_epoch)
@@ -255,16 +255,6 @@ def _linear(data: ResponseData, split: Split, settings: LinearSettings) -> tuple
     alphas["chosen"] = alphas["alpha"] == fit.alpha
     return predicted, {"alphas": alphas}
 
-
-def _torch_device(device: str) -> str:
-    """``auto``: CUDA when usable, else the CPU."""
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("tasks.device", "is cuda but no CUDA device is usable")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 TASK = DrugResponse()

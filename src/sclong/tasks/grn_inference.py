@@ -31,9 +31,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sclong.errors import ConfigError, InputError
+from sclong.errors import InputError
 from sclong.settings import from_mapping
-from sclong.tasks.base import InputName, RunResult, Task, model_variant
+from sclong.tasks.base import InputName, RunResult, Task, model_variant, torch_device
 from sclong.tasks.grn.data import expression_values, ground_truth, select_genes
 from sclong.tasks.grn.metrics import EVALUATIONS, Evaluation, grn_metrics
 from sclong.tasks.grn.settings import DeepSEMSettings, Genie3Settings, check_choice
@@ -193,21 +193,11 @@ def _deepsem_scores(method: str, seed: int, data: GRNData, settings: Settings) -
         init = data.prior
     else:
         init = deepsem.uniform_init(len(data.genes), settings.deepsem.init, np.random.default_rng(seed))
-    trained = deepsem.train(data.expression, init, settings.deepsem, seed, _torch_device(settings.device))
+    trained = deepsem.train(data.expression, init, settings.deepsem, seed, torch_device(settings.device))
     scores = np.ascontiguousarray(trained.T)
     scores[scores == 0] = np.nan
     return scores
 
-
-def _torch_device(device: str) -> str:
-    """``auto``: CUDA when usable, else the CPU."""
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("tasks.device", "is cuda but no CUDA device is usable")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def top_edges(scores: np.ndarray, data: GRNData, limit: int) -> pd.DataFrame:

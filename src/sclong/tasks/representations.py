@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sclong.errors import InputError
+from sclong.tasks.base import torch_device
 
 
 @dataclass
@@ -56,7 +57,7 @@ def load_model_cells(
     from sclong.embedding import prepare_cells
     from sclong.model.checkpoint import load_checkpoint
 
-    target = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    target = torch_device(device)
     loaded = load_checkpoint(checkpoint, map_location=target)
     settings = EmbedSettings(min_coverage=0.0, normalization=normalization)
     prepared = prepare_cells(adata, loaded.vocabulary, loaded.gene_table, settings, input_kind=input_kind,
