@@ -100,8 +100,10 @@ def check_config(config: Mapping[str, Any], root: Path) -> None:
 
 
 def _check_tasks(config: Mapping[str, Any]) -> None:
-    """Each task's methods are known to it, its model variants are built, its dataset is defined."""
-    from sclong.tasks import TASK_MODULES, get_task
+    """Each task's methods are known to it, its model variants are built, its dataset is defined, and its
+    settings build (the checks across keys that the schema cannot state fail here, before any job)."""
+    from sclong.settings import from_mapping
+    from sclong.tasks import TASK_MODULES, get_task, task_settings
     from sclong.tasks.base import MODEL_METHODS
 
     for name in TASK_MODULES:
@@ -117,6 +119,7 @@ def _check_tasks(config: Mapping[str, Any]) -> None:
             task.check_method(method, f"{key}.methods")
         variants = [m for m in section["methods"] if m in MODEL_METHODS]
         _check_subset(variants, config["pretrain"]["variants"], f"{key}.methods", "pretrain.variants")
+        from_mapping(task.settings_type, task_settings(config, name), key)
     perturbation = config["tasks"]["genetic_perturbation"]
     width, gene_dim = perturbation["model"]["mlp_sizes"][0], config["model"]["gene_dim"]
     if width != gene_dim and any(m in MODEL_METHODS for m in perturbation["methods"]):

@@ -66,7 +66,7 @@ TINY = {
         "genetic_perturbation": {"methods": ["sclong", "no_change"], "model": {"epochs": 1}},
         "chemical_perturbation": {"methods": ["sclong", "deepce"], "epochs": 1},
         "drug_response": {"methods": ["sclong", "linear"], "network": {"max_epochs": 1}},
-        "drug_combination": {"methods": ["sclong", "random_forest"], "model": {"epochs": 1}},
+        "drug_combination": {"methods": ["sclong", "random_forest"], "model": {"epochs": 1, "warmup_epochs": 0}},
     },
 }
 RESULTS = Path("results") / "demo"

@@ -156,6 +156,8 @@ def _with(path: str, value: object) -> dict:
         ("tasks.genetic_perturbation.model.mlp_sizes", [200, 400, 200],
          "config key 'tasks.genetic_perturbation.model.mlp_sizes': starts with 200, but the model's representations "
          "have model.gene_dim 64"),
+        ("tasks.drug_combination.model.epochs", 1,  # a task's own settings check, before any job
+         "config key 'tasks.drug_combination.model.warmup_epochs': must be >= 0 and below epochs (1)"),
     ],
 )
 def test_cross_key_errors_name_the_key(path: str, value: object, message: str) -> None:

@@ -18,7 +18,7 @@ from sclong.data.file_sets import dataset_layout  # noqa: E402
 from sclong.errors import ConfigError  # noqa: E402
 from sclong.figures import FIGURES, figure_methods, get_figure  # noqa: E402
 from sclong.settings import to_json  # noqa: E402
-from sclong.tasks import TASK_MODULES, get_task  # noqa: E402
+from sclong.tasks import TASK_MODULES, get_task, task_settings  # noqa: E402
 
 ROOT = Path(workflow.basedir)
 SRC = ROOT / "src"
@@ -220,17 +220,6 @@ def task_input_paths(task_name):
         return {name: paths[name] for name in task.inputs(wildcards.method)}
 
     return inputs
-
-
-def task_settings(task):
-    """The task's config section plus the settings it shares: tasks.device, embed.normalization and the
-    top-level sections the task names (its shared_sections)."""
-    return {
-        **config["tasks"][task],
-        "device": config["tasks"]["device"],
-        "normalization": config["embed"]["normalization"],
-        **{name: config[name] for name in get_task(task).shared_sections},
-    }
 
 
 def input_flags(wildcards, input):

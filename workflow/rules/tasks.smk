@@ -50,7 +50,7 @@ for _task in TASK_NAMES:
                     if PER_SEED and _seeded
                     else " ".join(map(str, _seeds))
                 ),
-                settings=to_json(task_settings(_task)),
+                settings=to_json(task_settings(config, _task)),
                 inputs=input_flags,
                 out=lambda w, task=_task: TASKS / task / w.method,
                 scale=SCALE,
