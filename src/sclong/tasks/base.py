@@ -25,7 +25,6 @@ MODEL_METHODS = ("sclong", "wo_leg", "random_leg", "wo_go", "random_go")
 METRICS_COLUMNS = ("task", "method", "seed", "scenario", "metric", "value", "note")
 METRICS_FILE = "metrics.tsv"
 PROVENANCE_FILE = "provenance.json"
-Device = Literal["auto", "cpu", "cuda"]
 InputName = Literal[
     "dataset", "embedding", "checkpoint", "go_graph", "gene_table", "go_gaf", "go_obo", "gene2vec", "vocabulary"
 ]
@@ -111,15 +110,3 @@ def metrics_frame(task: str, method: str, seed: int, metrics: Sequence[Metric]) 
 def model_variant(method: str) -> bool:
     """Whether ``method`` is one of the scLong model variants."""
     return method in MODEL_METHODS
-
-
-def torch_device(device: Device) -> str:
-    """The torch device of ``tasks.device``: ``auto`` is CUDA when usable, else the CPU; ``cuda`` without a
-    usable CUDA device is refused."""
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("tasks.device", "is cuda but no CUDA device is usable")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device

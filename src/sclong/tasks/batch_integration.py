@@ -54,7 +54,8 @@ import pandas as pd
 
 from sclong.errors import ConfigError, InputError
 from sclong.settings import from_mapping
-from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant, torch_device
+from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant
+from sclong.tasks.device import torch_device
 
 if TYPE_CHECKING:
     import anndata as ad

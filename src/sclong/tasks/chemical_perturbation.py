@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from sclong.errors import ConfigError, InputError
-from sclong.tasks.base import InputName, RunResult, Task, model_variant, torch_device
+from sclong.tasks.base import InputName, RunResult, Task, model_variant
+from sclong.tasks.device import torch_device
 
 if TYPE_CHECKING:
     from torch import nn

@@ -44,7 +44,8 @@ import pandas as pd
 
 from sclong.errors import ConfigError, InputError
 from sclong.settings import from_mapping
-from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant, torch_device
+from sclong.tasks.base import InputName, Metric, RunResult, Task, model_variant
+from sclong.tasks.device import torch_device
 from sclong.tasks.drugs.combination_data import MissingGenes, SplitBy
 
 if TYPE_CHECKING:

@@ -33,7 +33,8 @@ import pandas as pd
 
 from sclong.errors import InputError
 from sclong.settings import from_mapping
-from sclong.tasks.base import InputName, RunResult, Task, model_variant, torch_device
+from sclong.tasks.base import InputName, RunResult, Task, model_variant
+from sclong.tasks.device import torch_device
 from sclong.tasks.grn.data import expression_values, ground_truth, select_genes
 from sclong.tasks.grn.metrics import EVALUATIONS, Evaluation, grn_metrics
 from sclong.tasks.grn.settings import DeepSEMSettings, Genie3Settings, check_choice

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sclong.errors import InputError
-from sclong.tasks.base import torch_device
+from sclong.tasks.device import torch_device
 
 
 @dataclass

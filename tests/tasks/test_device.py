@@ -1,4 +1,4 @@
-"""The task contract's shared helpers."""
+"""The task device of tasks.device."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sclong.errors import ConfigError
-from sclong.tasks.base import torch_device
+from sclong.tasks.device import torch_device
 
 
 @pytest.mark.parametrize(("usable", "device", "expected"), [
