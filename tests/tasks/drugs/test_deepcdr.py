@@ -30,14 +30,6 @@ from sclong.tasks.drugs.response_linear import fit_linear, pair_features
 DEMO_DRUGS = Path(__file__).resolve().parents[3] / "resources" / "demo" / "drugs.tsv"
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One torch thread: these tiny models run several times slower with two on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def drugs() -> pd.Series:

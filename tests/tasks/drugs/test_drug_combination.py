@@ -276,14 +276,6 @@ def test_learning_rate_schedule() -> None:
 # --- training ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> object:
-    """One torch thread: these tiny networks only lose to thread hand-offs on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny_screen(
     molecules: tuple[list[str], Batch], n_pairs: int, seed: int

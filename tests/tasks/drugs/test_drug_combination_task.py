@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from sclong.data.simulate import read_gene_ids
 from sclong.errors import ConfigError, InputError
@@ -39,13 +38,6 @@ def settings(**changes: object) -> dict:
             "normalization": "paper"}  # fmt: skip
     return {**base, **changes}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> object:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

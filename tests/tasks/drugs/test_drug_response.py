@@ -5,7 +5,6 @@ cell line are one InputError line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +27,6 @@ SETTINGS = {
     "device": "cpu", "normalization": "paper",
 }  # fmt: skip
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One torch thread, as the workflow's task jobs run on the demo (two threads on a loaded machine are slower)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
